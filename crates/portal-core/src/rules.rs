@@ -1,0 +1,1 @@
+//! Passcode rules (being written).

@@ -1,0 +1,3 @@
+//! The prompt catalogue covers every prompt the conversation core can ask for.
+#[test]
+fn placeholder() {}
