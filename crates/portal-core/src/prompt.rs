@@ -48,7 +48,6 @@ prompts! {
     ReenterNewPasscode => "reenter_new_passcode",
     PasscodeMismatch => "passcode_mismatch",
     PasscodeChanged => "passcode_changed",
-    TooManyChangeTries => "too_many_change_tries",
     RuleTooShort => "rule_too_short",
     RuleTooLong => "rule_too_long",
     RuleRepeatedDigits => "rule_repeated_digits",
