@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use crate::config::{CallConfig, CallContext, Caller};
 use crate::io::{
-    Account, Audio, Audit, ChangeKind, ChangeReason, Digit, EndReason, Input, Login, Output, PlayId,
-    RecordingHandle, RecordingKind, Reply, Request, RequestId, SetOutcome, VerifyOutcome,
+    Account, Audio, Audit, ChangeKind, ChangeReason, Digit, EndReason, Input, Login, Output,
+    PlayId, RecordingHandle, RecordingKind, Reply, Request, RequestId, SetOutcome, VerifyOutcome,
 };
 use crate::rules::RuleViolation;
 use crate::{MAX_ENTRY_DIGITS, Passcode, PromptId};
@@ -438,7 +438,10 @@ impl Call {
                     Account::Mailbox(entry)
                 };
                 self.account = Some(account);
-                self.ask(Stage::MailboxPasscode, vec![Audio::Prompt(P::EnterPasscode)]);
+                self.ask(
+                    Stage::MailboxPasscode,
+                    vec![Audio::Prompt(P::EnterPasscode)],
+                );
             }
             Stage::NewPasscode => {
                 let login = self.login.as_ref();
@@ -506,9 +509,7 @@ impl Call {
                 _ => self.record(kind, self.recording_return),
             },
             (Stage::Review(kind), Number(2)) => self.record(kind, self.recording_return),
-            (Stage::Review(kind), Number(3)) if is_portal_greeting(kind) => {
-                self.review(kind, true)
-            }
+            (Stage::Review(kind), Number(3)) if is_portal_greeting(kind) => self.review(kind, true),
             _ => self.ask(
                 stage,
                 vec![Audio::Prompt(P::InvalidOption), Audio::Prompt(stage.ask())],
@@ -598,11 +599,7 @@ impl Call {
 
     fn start_voluntary_change(&mut self) {
         let set_on = self.login.as_ref().and_then(|login| login.passcode_set_on);
-        if !self
-            .config
-            .rules
-            .change_allowed(set_on, self.context.today)
-        {
+        if !self.config.rules.change_allowed(set_on, self.context.today) {
             self.outputs.push_back(Output::Audit(Audit::PasscodeRefused(
                 RuleViolation::ChangeTooSoon,
             )));
@@ -662,7 +659,9 @@ impl Call {
                     self.announce(playlist, After::Record(RecordingKind::Name));
                 }
             }
-            SetOutcome::Rejected(violation) => self.change_failed(violation.prompt(), Some(violation)),
+            SetOutcome::Rejected(violation) => {
+                self.change_failed(violation.prompt(), Some(violation))
+            }
             SetOutcome::Failed => {
                 self.say_goodbye(vec![Audio::Prompt(P::SaveFailed)], EndReason::StoreFailed)
             }

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use crate::Day;
 use crate::io::CallerMailbox;
 use crate::rules::PasscodeRules;
-use crate::Day;
 
 /// Settings shared by every call of a portal (the driver builds it once, from its configuration and the
 /// organization's policy, and shares it behind an `Arc`).

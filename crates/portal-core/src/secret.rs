@@ -94,8 +94,14 @@ mod tests {
         assert_eq!(Passcode::parse(" 0123 \n").unwrap().expose(), "0123");
         assert_eq!(Passcode::parse(""), Err(PasscodeSyntaxError::Empty));
         assert_eq!(Passcode::parse("12a4"), Err(PasscodeSyntaxError::NotADigit));
-        assert_eq!(Passcode::parse("12 34"), Err(PasscodeSyntaxError::NotADigit));
-        assert_eq!(Passcode::parse(&"1".repeat(31)), Err(PasscodeSyntaxError::TooLong));
+        assert_eq!(
+            Passcode::parse("12 34"),
+            Err(PasscodeSyntaxError::NotADigit)
+        );
+        assert_eq!(
+            Passcode::parse(&"1".repeat(31)),
+            Err(PasscodeSyntaxError::TooLong)
+        );
         assert!(Passcode::parse(&"1".repeat(30)).is_ok());
     }
 }

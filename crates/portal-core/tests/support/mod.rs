@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use portal_core::{
     Account, Audio, Audit, Call, CallConfig, CallContext, Caller, CallerMailbox, Day, Dialed,
-    Digit, EndReason, Input, Login, Output, PlayId, PortalIdentity, RecordingHandle,
-    RecordingKind, Reply, Request, RequestId, SetOutcome, VerifyOutcome,
+    Digit, EndReason, Input, Login, Output, PlayId, PortalIdentity, RecordingHandle, RecordingKind,
+    Reply, Request, RequestId, SetOutcome, VerifyOutcome,
 };
 
 pub const TODAY: Day = Day(20_000);
@@ -166,7 +166,10 @@ impl Phone {
 
     /// Says nothing until the portal's timer fires.
     pub fn waits(&mut self) -> &mut Self {
-        let deadline = self.call.poll_timeout().expect("the portal is not waiting for anything");
+        let deadline = self
+            .call
+            .poll_timeout()
+            .expect("the portal is not waiting for anything");
         self.now = deadline;
         self.input(Input::Timeout)
     }
@@ -174,7 +177,11 @@ impl Phone {
     /// Time passes without reaching the portal's timer.
     pub fn waits_for(&mut self, duration: Duration) -> &mut Self {
         self.now += duration;
-        if self.call.poll_timeout().is_some_and(|deadline| deadline <= self.now) {
+        if self
+            .call
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= self.now)
+        {
             self.input(Input::Timeout);
         }
         self
