@@ -1,3 +1,0 @@
-//! The prompt catalogue covers every prompt the conversation core can ask for.
-#[test]
-fn placeholder() {}
