@@ -1,0 +1,133 @@
+//! The operations every account store offers, so a PostgreSQL back end can follow the SQLite one.
+
+use portal_core::{Day, Passcode, RecordingKind, VerifyOutcome};
+
+use crate::error::Result;
+use crate::model::{
+    AuditEntry, AuditQuery, IssuedPasscode, KnownCaller, Moment, NewPortal, NewUser, Onboarded,
+    Policy, Portal, Recording, RecordingId, RecordingOwner, Source, UserView,
+};
+
+/// Accounts, policy, lockout, recordings and audit. Synchronous and blocking (argon2 takes tens of
+/// milliseconds, SQL touches disk): call it from a blocking pool, never from threads that pace RTP.
+/// Implementations are `Send + Sync` and safe to share between threads and processes.
+pub trait AccountStore: Send + Sync {
+    /// The organization's voicemail policy.
+    fn policy(&self) -> Result<Policy>;
+
+    /// Replaces the policy. Existing users keep their passcodes. `default_passcode`, when given, replaces the
+    /// sealed default passcode and must pass the new rules; a mode `default` needs one given now or before.
+    fn set_policy(
+        &self,
+        policy: &Policy,
+        default_passcode: Option<&Passcode>,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// The organization's default passcode, unsealed, if one is set.
+    fn default_passcode(&self) -> Result<Option<Passcode>>;
+
+    /// Creates a voice portal (without an admin passcode).
+    fn add_portal(&self, portal: &NewPortal, at: Moment, source: &Source) -> Result<()>;
+
+    /// A portal by id.
+    fn portal(&self, id: &str) -> Result<Portal>;
+
+    /// The portal reached by this number or extension, if any.
+    fn portal_by_dialed(&self, number_or_extension: &str) -> Result<Option<Portal>>;
+
+    /// All portals, by id.
+    fn list_portals(&self) -> Result<Vec<Portal>>;
+
+    /// Sets a portal's admin passcode (it must pass the policy's rules); unlocks it.
+    fn set_portal_admin_passcode(
+        &self,
+        portal: &str,
+        passcode: &Passcode,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// Clears a portal's admin lock and failure count.
+    fn unlock_portal(&self, portal: &str, at: Moment, source: &Source) -> Result<()>;
+
+    /// Checks a portal admin passcode and accounts for the attempt, with the same lockout as mailboxes.
+    fn verify_portal_admin(
+        &self,
+        portal: &str,
+        passcode: &Passcode,
+        at: Moment,
+        source: &Source,
+    ) -> Result<VerifyOutcome>;
+
+    /// Onboards a user under the current policy; returns the first passcode to email, if any.
+    fn add_user(&self, user: &NewUser, at: Moment, source: &Source) -> Result<Onboarded>;
+
+    /// A user's state as of `today` (for passcode age and expiry).
+    fn user(&self, mailbox: &str, today: Day) -> Result<UserView>;
+
+    /// All users, by mailbox.
+    fn list_users(&self, today: Day) -> Result<Vec<UserView>>;
+
+    /// Removes a user, their history and their recordings.
+    fn remove_user(&self, mailbox: &str, at: Moment, source: &Source) -> Result<()>;
+
+    /// An administrator's reset: a new default or temporary passcode (per the policy's reset mode) to email.
+    /// Unlocks the mailbox, clears failures, and forces a change at the next login.
+    fn reset_pin(&self, mailbox: &str, at: Moment, source: &Source) -> Result<IssuedPasscode>;
+
+    /// The user sets their own passcode from their settings: rules and history apply; unlocks the mailbox,
+    /// clears failures, no forced change follows.
+    fn set_pin(
+        &self,
+        mailbox: &str,
+        passcode: &Passcode,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// The user changes the passcode during a call, after logging in: rules, history and (unless the change is
+    /// forced) the minimum days between changes apply. Clears the forced change; a default or temporary
+    /// passcode stops working.
+    fn change_passcode(
+        &self,
+        mailbox: &str,
+        passcode: &Passcode,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// Clears a mailbox's lock and failure count (the passcode stays).
+    fn unlock_user(&self, mailbox: &str, at: Moment, source: &Source) -> Result<()>;
+
+    /// The mailbox of a calling phone number (or, failing that, of a unique extension).
+    fn caller_mailbox(&self, number_or_extension: &str) -> Result<Option<KnownCaller>>;
+
+    /// Checks a passcode for what a caller entered at `portal` (a mailbox id, or an extension of that portal)
+    /// and accounts for the attempt atomically. Unknown numbers answer exactly like real mailboxes.
+    fn verify_mailbox(
+        &self,
+        portal: &str,
+        entered: &str,
+        passcode: &Passcode,
+        at: Moment,
+        source: &Source,
+    ) -> Result<VerifyOutcome>;
+
+    /// Stores a recording (8 kHz mono 16-bit samples) as the owner's `kind`, replacing the previous one.
+    fn save_recording(
+        &self,
+        owner: &RecordingOwner,
+        kind: RecordingKind,
+        samples: &[i16],
+        at: Moment,
+        source: &Source,
+    ) -> Result<RecordingId>;
+
+    /// A recording's metadata and file.
+    fn recording(&self, id: RecordingId) -> Result<Recording>;
+
+    /// Audit entries, newest first.
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+}
