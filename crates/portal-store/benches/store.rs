@@ -55,6 +55,7 @@ fn store(
                 number: None,
                 extension: Some("8000".into()),
                 language: "en".into(),
+                admin_passcode: None,
             },
             now,
             &Source::Admin,

@@ -66,7 +66,7 @@
 //! let now = Moment::now_utc();
 //! store.add_portal(
 //!     &NewPortal { id: "hq".into(), name: "HQ".into(), number: Some("+15550100".into()),
-//!                  extension: Some("8000".into()), language: "en".into() },
+//!                  extension: Some("8000".into()), language: "en".into(), admin_passcode: None },
 //!     now, &Source::Admin)?;
 //! let onboarded = store.add_user(
 //!     &NewUser { mailbox: "4711".into(), portal: "hq".into(), phone_number: None,
@@ -98,8 +98,8 @@ pub use generate::generate_passcode;
 pub use hashing::HashParams;
 pub use model::{
     AuditEntry, AuditKind, AuditQuery, InitialMode, IssuedKind, IssuedPasscode, KnownCaller,
-    Moment, NewPortal, NewUser, Onboarded, Policy, Portal, Recording, RecordingId, RecordingOwner,
-    ResetMode, Source, UserView,
+    Moment, NewPortal, NewUser, Onboarded, Policy, Portal, PortalChanges, Recording, RecordingId,
+    RecordingOwner, ResetMode, Source, UserView,
 };
 pub use schema::SCHEMA_VERSION;
 pub use sealing::{KEY_LEN, KeySource, SealingKey};

@@ -149,6 +149,21 @@ pub struct NewPortal {
     pub extension: Option<String>,
     /// The prompt language, e.g. `en`.
     pub language: String,
+    /// The admin passcode, set in the same transaction as the portal (it must pass the policy's rules).
+    pub admin_passcode: Option<Passcode>,
+}
+
+/// Changes to a portal's settings; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortalChanges {
+    /// The new display name.
+    pub name: Option<String>,
+    /// The new phone number.
+    pub number: Option<String>,
+    /// The new extension.
+    pub extension: Option<String>,
+    /// The new prompt language.
+    pub language: Option<String>,
 }
 
 /// A voice portal as stored (no hash).
@@ -348,6 +363,8 @@ pub enum AuditKind {
     PolicyChanged,
     /// A portal was created.
     PortalAdded,
+    /// A portal's name, number, extension or language changed.
+    PortalChanged,
     /// A portal's admin passcode was set.
     PortalAdminPasscodeSet,
     /// A portal's admin passcode was unlocked.
@@ -357,7 +374,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    const ALL: [(AuditKind, &'static str); 19] = [
+    const ALL: [(AuditKind, &'static str); 20] = [
         (AuditKind::LoginOk, "login_ok"),
         (AuditKind::LoginFailed, "login_failed"),
         (AuditKind::Locked, "locked"),
@@ -377,6 +394,7 @@ impl AuditKind {
         (AuditKind::UserRemoved, "user_removed"),
         (AuditKind::PolicyChanged, "policy_changed"),
         (AuditKind::PortalAdded, "portal_added"),
+        (AuditKind::PortalChanged, "portal_changed"),
         (
             AuditKind::PortalAdminPasscodeSet,
             "portal_admin_passcode_set",

@@ -17,9 +17,9 @@ use crate::generate::generate_passcode;
 use crate::hashing::{HashParams, Hasher};
 use crate::model::{
     AuditEntry, AuditKind, AuditQuery, InitialMode, IssuedKind, IssuedPasscode, KnownCaller,
-    Moment, NewPortal, NewUser, Onboarded, Policy, Portal, Recording, RecordingId, RecordingOwner,
-    ResetMode, Source, UserView, change_reason_from_name, change_reason_name, duration_seconds,
-    recording_kind_from_name, recording_kind_name,
+    Moment, NewPortal, NewUser, Onboarded, Policy, Portal, PortalChanges, Recording, RecordingId,
+    RecordingOwner, ResetMode, Source, UserView, change_reason_from_name, change_reason_name,
+    duration_seconds, recording_kind_from_name, recording_kind_name,
 };
 use crate::sealing::{SealingKey, fill_random};
 use crate::store::AccountStore;
@@ -1169,12 +1169,32 @@ impl AccountStore for SqliteStore {
             check_digits(extension, false)?;
         }
         let mut conn = self.connection()?;
+        let admin_hash = match &portal.admin_passcode {
+            Some(passcode) => {
+                self.rules(&conn)?
+                    .check(passcode, &[])
+                    .map_err(StoreError::Rejected)?;
+                Some(self.hasher.hash(passcode)?)
+            }
+            None => None,
+        };
         immediate(&mut conn, |tx| {
             tx.execute(
-                "INSERT INTO portals (id, name, number, extension, language) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![portal.id, portal.name, portal.number, portal.extension, portal.language],
+                "INSERT INTO portals (id, name, number, extension, language, admin_passcode_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    portal.id,
+                    portal.name,
+                    portal.number,
+                    portal.extension,
+                    portal.language,
+                    admin_hash
+                ],
             )
-            .map_err(unique_violation(format!("portal {}, its number or extension", portal.id)))?;
+            .map_err(unique_violation(format!(
+                "portal {}, its number or extension",
+                portal.id
+            )))?;
             audit(
                 tx,
                 at,
@@ -1184,6 +1204,52 @@ impl AccountStore for SqliteStore {
                 None,
             )
         })
+    }
+
+    fn update_portal(
+        &self,
+        id: &str,
+        changes: &PortalChanges,
+        at: Moment,
+        source: &Source,
+    ) -> Result<Portal> {
+        if let Some(number) = &changes.number {
+            check_digits(number, true)?;
+        }
+        if let Some(extension) = &changes.extension {
+            check_digits(extension, false)?;
+        }
+        let mut conn = self.connection()?;
+        immediate(&mut conn, |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE portals SET name = coalesce(?2, name), number = coalesce(?3, number),
+                         extension = coalesce(?4, extension), language = coalesce(?5, language)
+                     WHERE id = ?1",
+                    params![
+                        id,
+                        changes.name,
+                        changes.number,
+                        changes.extension,
+                        changes.language
+                    ],
+                )
+                .map_err(unique_violation(format!(
+                    "the number or extension of portal {id}"
+                )))?;
+            if changed == 0 {
+                return Err(StoreError::UnknownPortal(id.to_owned()));
+            }
+            audit(
+                tx,
+                at,
+                AuditKind::PortalChanged,
+                &Subject::portal(id),
+                source,
+                None,
+            )
+        })?;
+        self.portal(id)
     }
 
     fn portal(&self, id: &str) -> Result<Portal> {

@@ -5,7 +5,7 @@ use portal_core::{Day, Passcode, RecordingKind, VerifyOutcome};
 use crate::error::Result;
 use crate::model::{
     AuditEntry, AuditQuery, IssuedPasscode, KnownCaller, Moment, NewPortal, NewUser, Onboarded,
-    Policy, Portal, Recording, RecordingId, RecordingOwner, Source, UserView,
+    Policy, Portal, PortalChanges, Recording, RecordingId, RecordingOwner, Source, UserView,
 };
 
 /// Accounts, policy, lockout, recordings and audit. Synchronous and blocking (argon2 takes tens of
@@ -28,8 +28,18 @@ pub trait AccountStore: Send + Sync {
     /// The organization's default passcode, unsealed, if one is set.
     fn default_passcode(&self) -> Result<Option<Passcode>>;
 
-    /// Creates a voice portal (without an admin passcode).
+    /// Creates a voice portal, with its admin passcode when one is given (checked against the rules; a refused
+    /// passcode creates nothing).
     fn add_portal(&self, portal: &NewPortal, at: Moment, source: &Source) -> Result<()>;
+
+    /// Changes a portal's name, number, extension or language; returns the portal as it is now.
+    fn update_portal(
+        &self,
+        id: &str,
+        changes: &PortalChanges,
+        at: Moment,
+        source: &Source,
+    ) -> Result<Portal>;
 
     /// A portal by id.
     fn portal(&self, id: &str) -> Result<Portal>;

@@ -430,3 +430,89 @@ fn users_are_listed_viewed_and_removed() {
     // Now an unknown number: it answers like any other.
     assert_eq!(test.verify("4711", "2580471", t0()), VerifyOutcome::Wrong);
 }
+
+#[test]
+fn a_portals_settings_change_field_by_field_and_stay_unique() {
+    let t = TestStore::new();
+    let changed = t
+        .store
+        .update_portal(
+            "hq",
+            &portal_store::PortalChanges {
+                name: Some("Head office".into()),
+                extension: Some("8100".into()),
+                ..Default::default()
+            },
+            t0(),
+            &Source::Admin,
+        )
+        .unwrap();
+    assert_eq!(changed.name, "Head office");
+    assert_eq!(changed.extension.as_deref(), Some("8100"));
+    assert_eq!(changed.number.as_deref(), Some("+15550100"), "untouched");
+    assert_eq!(
+        t.store.portal_by_dialed("8100").unwrap().map(|p| p.id),
+        Some("hq".into())
+    );
+    assert!(t.store.portal_by_dialed("8000").unwrap().is_none());
+
+    t.store
+        .add_portal(&portal("branch", "+15550200", "9000"), t0(), &Source::Admin)
+        .unwrap();
+    let taken = t.store.update_portal(
+        "branch",
+        &portal_store::PortalChanges {
+            extension: Some("8100".into()),
+            ..Default::default()
+        },
+        t0(),
+        &Source::Admin,
+    );
+    assert!(
+        matches!(taken, Err(StoreError::AlreadyExists(_))),
+        "{taken:?}"
+    );
+    assert_eq!(
+        t.store.portal("branch").unwrap().extension.as_deref(),
+        Some("9000")
+    );
+    let bad = t.store.update_portal(
+        "branch",
+        &portal_store::PortalChanges {
+            number: Some("12ab".into()),
+            ..Default::default()
+        },
+        t0(),
+        &Source::Admin,
+    );
+    assert!(matches!(bad, Err(StoreError::NotDigits(_))));
+    assert!(matches!(
+        t.store
+            .update_portal("nowhere", &Default::default(), t0(), &Source::Admin),
+        Err(StoreError::UnknownPortal(_))
+    ));
+}
+
+#[test]
+fn a_portal_is_created_with_its_admin_passcode_or_not_at_all() {
+    let t = TestStore::new();
+    let mut branch = portal("branch", "+15550200", "9000");
+    branch.admin_passcode = Some(pin("1234"));
+    assert!(matches!(
+        t.store.add_portal(&branch, t0(), &Source::Admin),
+        Err(StoreError::Rejected(RuleViolation::TooShort))
+    ));
+    assert!(matches!(
+        t.store.portal("branch"),
+        Err(StoreError::UnknownPortal(_))
+    ));
+    branch.admin_passcode = Some(pin("8642097"));
+    t.store.add_portal(&branch, t0(), &Source::Admin).unwrap();
+    assert!(t.store.portal("branch").unwrap().admin_passcode_set);
+    assert!(matches!(
+        t.store
+            .verify_portal_admin("branch", &pin("8642097"), t0(), &call("c1"))
+            .unwrap(),
+        VerifyOutcome::Ok(_)
+    ));
+}

@@ -8,7 +8,21 @@ use portal_core::{
     Account, CallConfig, CallContext, Caller, Dialed, PortalIdentity, RecordingHandle, Reply,
     Request, SetOutcome, VerifyOutcome,
 };
-use portal_store::{AccountStore, Moment, Policy, Portal, RecordingOwner, Source, StoreError};
+use portal_notify::Notifier;
+use portal_store::{
+    AccountStore, AuditKind, AuditQuery, Moment, Policy, Portal, RecordingOwner, Source, StoreError,
+};
+
+use crate::admin::{notify_locked_out, notify_passcode_changed};
+
+/// What a call's requests are carried out with.
+#[derive(Clone, Copy)]
+pub struct Services<'a> {
+    /// Accounts, passcodes, recordings.
+    pub store: &'a dyn AccountStore,
+    /// Lockout and passcode-changed notices to users.
+    pub notifier: &'a dyn Notifier,
+}
 
 /// Audio a call recorded, by the handle the core knows it by (8 kHz mono 16-bit samples).
 pub type CallRecordings = HashMap<RecordingHandle, Vec<i16>>;
@@ -51,13 +65,14 @@ pub fn call_config(policy: &Policy) -> CallConfig {
 /// (without passcodes) and answered in the way that keeps the caller safe: a verification that could not run
 /// is not a login.
 pub fn carry_out(
-    store: &dyn AccountStore,
+    services: Services<'_>,
     portal: &Portal,
     source: &Source,
     request: Request,
     recordings: &CallRecordings,
     at: Moment,
 ) -> Reply {
+    let store = services.store;
     match request {
         Request::LookupCaller { number } => match store.caller_mailbox(&number) {
             Ok(found) => Reply::Caller(found.map(Into::into)),
@@ -75,16 +90,25 @@ pub fn carry_out(
                     store.verify_portal_admin(&portal.id, &passcode, at, source)
                 }
             };
-            Reply::Verified(outcome.unwrap_or_else(|error| {
+            let outcome = outcome.unwrap_or_else(|error| {
                 tracing::error!(%error, "passcode verification failed; answering as a wrong passcode");
                 VerifyOutcome::Wrong
-            }))
+            });
+            if let (VerifyOutcome::Locked, Account::Mailbox(entered)) = (&outcome, &account)
+                && let Some(mailbox) = locked_by_this_attempt(store, portal, entered, source, at)
+            {
+                notify_locked_out(store, services.notifier, &mailbox, at);
+            }
+            Reply::Verified(outcome)
         }
         Request::SetPasscode {
             mailbox, passcode, ..
         } => Reply::PasscodeSet(
             match store.change_passcode(&mailbox, &passcode, at, source) {
-                Ok(()) => SetOutcome::Changed,
+                Ok(()) => {
+                    notify_passcode_changed(store, services.notifier, &mailbox, at);
+                    SetOutcome::Changed
+                }
                 Err(StoreError::Rejected(violation)) => SetOutcome::Rejected(violation),
                 Err(error) => {
                     tracing::error!(%error, "passcode change failed");
@@ -114,4 +138,33 @@ pub fn carry_out(
             }
         }
     }
+}
+
+/// The mailbox this verification just locked, if it did (rather than meeting a lock already in place, or
+/// locking a number that is no mailbox): the audit's lock entry is this call's, at this moment.
+fn locked_by_this_attempt(
+    store: &dyn AccountStore,
+    portal: &Portal,
+    entered: &str,
+    source: &Source,
+    at: Moment,
+) -> Option<String> {
+    let query = AuditQuery {
+        mailbox: Some(entered.to_owned()),
+        kind: Some(AuditKind::Locked),
+        limit: 1,
+        ..AuditQuery::default()
+    };
+    let latest = store.audit(&query).ok()?.into_iter().next()?;
+    if latest.at != at.unix_seconds || latest.source != source.to_string() {
+        return None;
+    }
+    if store.user(entered, at.today).is_ok() {
+        return Some(entered.to_owned());
+    }
+    let users = store.list_users(at.today).ok()?;
+    users
+        .into_iter()
+        .find(|user| user.portal == portal.id && user.extension.as_deref() == Some(entered))
+        .map(|user| user.mailbox)
 }

@@ -14,9 +14,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use portal_core::{Audio, Call, CallConfig, Dialed, Digit, Input, Output, RecordingHandle};
-use portal_store::{AccountStore, Moment, Portal, SAMPLE_RATE, Source};
+use portal_store::{Moment, Portal, SAMPLE_RATE, Source};
 
-use crate::bridge::{CallRecordings, call_context, carry_out};
+use crate::bridge::{CallRecordings, Services, call_context, carry_out};
 use crate::catalog::Catalog;
 
 /// What the person at the console did.
@@ -64,8 +64,8 @@ fn spoken_audio(length: Duration) -> Vec<i16> {
 
 /// How the call is placed.
 pub struct ConsoleCall<'a> {
-    /// Where accounts live.
-    pub store: &'a dyn AccountStore,
+    /// Where accounts live, and how users are notified.
+    pub services: Services<'a>,
     /// The portal called.
     pub portal: &'a Portal,
     /// The calling number, if the caller has one.
@@ -160,7 +160,7 @@ impl ConsoleCall<'_> {
                     }
                     Output::Request(id, request) => {
                         let reply = carry_out(
-                            self.store,
+                            self.services,
                             self.portal,
                             &source,
                             request,

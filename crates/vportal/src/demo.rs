@@ -48,6 +48,7 @@ pub fn seed(store: &dyn AccountStore, at: Moment) -> Result<Option<DemoData>, St
         return Ok(None);
     }
     let admin = Source::Admin;
+    let admin_passcode = digits(ADMIN_PASSCODE);
     store.add_portal(
         &NewPortal {
             id: "main".into(),
@@ -55,12 +56,11 @@ pub fn seed(store: &dyn AccountStore, at: Moment) -> Result<Option<DemoData>, St
             number: Some(PORTAL_NUMBER.into()),
             extension: Some(PORTAL_EXTENSION.into()),
             language: "en".into(),
+            admin_passcode: Some(admin_passcode.clone()),
         },
         at,
         &admin,
     )?;
-    let admin_passcode = digits(ADMIN_PASSCODE);
-    store.set_portal_admin_passcode("main", &admin_passcode, at, &admin)?;
 
     let user = |mailbox: &str| NewUser {
         mailbox: mailbox.into(),

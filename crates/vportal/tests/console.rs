@@ -1,46 +1,10 @@
 //! The `vportal` binary end to end: calls placed from the console against a real data directory.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-/// Places one console call with `keys` typed (one line each) and returns what the process printed.
-fn console_call(data: &Path, args: &[&str], keys: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vportal"))
-        .arg("console")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("VPORTAL_LOG", "trace")
-        .env_remove("VPORTAL_SEALING_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("vportal starts");
-    let mut stdin = child.stdin.take().unwrap();
-    for line in keys {
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "vportal failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
+use std::process::{Command, Stdio};
 
-/// The prompt ids the caller heard, in order.
-fn heard(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_prefix("portal> ["))
-        .filter_map(|rest| rest.split(']').next())
-        .map(str::to_owned)
-        .collect()
-}
+use common::*;
 
 fn seeded() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -231,19 +195,6 @@ fn no_passcode_reaches_the_logs_or_the_data_directory_in_clear() {
     }
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 #[test]
 fn bad_arguments_get_a_message_and_a_non_zero_exit() {
     let output = Command::new(env!("CARGO_BIN_EXE_vportal"))
@@ -259,6 +210,6 @@ fn bad_arguments_get_a_message_and_a_non_zero_exit() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no voice portal is set up yet"));
 }

@@ -104,6 +104,7 @@ pub fn portal(id: &str, number: &str, extension: &str) -> NewPortal {
         number: Some(number.to_owned()),
         extension: Some(extension.to_owned()),
         language: "en".to_owned(),
+        admin_passcode: None,
     }
 }
 
