@@ -24,6 +24,10 @@
 //!   forced change, and stop working once the user chooses a passcode. Changing the policy never touches
 //!   existing users.
 //!
+//! - **Where the work runs**: every operation blocks (argon2 by design takes tens of milliseconds). Servers run
+//!   them on a [`BlockingPool`]: a fixed number of threads behind a bounded queue, never the threads that pace
+//!   RTP, so a login storm queues (or is refused with [`PoolError::Full`]) instead of stalling audio.
+//!
 //! ## Lockout: how an attempt is counted
 //!
 //! argon2 takes tens of milliseconds by design. Verifying inside a `BEGIN IMMEDIATE` transaction would hold
@@ -87,6 +91,7 @@ mod error;
 mod generate;
 mod hashing;
 mod model;
+mod pool;
 mod schema;
 mod sealing;
 mod sqlite;
@@ -101,6 +106,7 @@ pub use model::{
     Moment, NewPortal, NewUser, Onboarded, Policy, Portal, PortalChanges, Recording, RecordingId,
     RecordingOwner, ResetMode, Source, UserView,
 };
+pub use pool::{BlockingPool, PoolError};
 pub use schema::SCHEMA_VERSION;
 pub use sealing::{KEY_LEN, KeySource, SealingKey};
 pub use sqlite::{DATABASE_FILE, RECORDINGS_DIR, SqliteStore, StoreConfig};
