@@ -397,22 +397,7 @@ impl Admin<'_> {
     pub fn add_user(&self, user: &UserToAdd) -> Result<(UserSummary, Option<Emailed>), AdminError> {
         let portal = match &user.portal {
             Some(which) => self.find_portal(which)?,
-            None => {
-                let mut portals = self.store.list_portals()?;
-                match portals.len() {
-                    1 => portals.remove(0),
-                    0 => {
-                        return Err(AdminError::Invalid(
-                            "no voice portal exists yet: add one first".into(),
-                        ));
-                    }
-                    _ => {
-                        return Err(AdminError::Invalid(
-                            "there are several portals: say which with --portal".into(),
-                        ));
-                    }
-                }
-            }
+            None => only_portal(self.store)?,
         };
         let onboarded = self.store.add_user(
             &NewUser {
@@ -555,6 +540,20 @@ fn policy_view(policy: &Policy, default_pin_set: bool) -> PolicyView {
         default_pin_set,
         temporary_pin_lifetime_hours: policy.temporary_lifetime.as_secs() / 3600,
         rules: policy.rules.clone(),
+    }
+}
+
+/// The portal, when exactly one exists (commands may leave it out then).
+pub fn only_portal(store: &dyn AccountStore) -> Result<Portal, AdminError> {
+    let mut portals = store.list_portals()?;
+    match portals.len() {
+        1 => Ok(portals.remove(0)),
+        0 => Err(AdminError::Invalid(
+            "no voice portal is set up yet (add one, or try the console's --demo)".into(),
+        )),
+        _ => Err(AdminError::Invalid(
+            "there are several voice portals: say which one".into(),
+        )),
     }
 }
 

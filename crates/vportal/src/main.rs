@@ -13,7 +13,9 @@ use portal_store::{
 };
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
-use vportal::admin::{Admin, AdminError, Emailed, PolicyChanges, RuleChange, UserToAdd};
+use vportal::admin::{
+    Admin, AdminError, Emailed, PolicyChanges, RuleChange, UserToAdd, only_portal,
+};
 use vportal::bridge::{Services, call_config};
 use vportal::catalog::Catalog;
 use vportal::config::Config;
@@ -391,22 +393,7 @@ fn console(
                         "no voice portal has the number or extension {number}"
                     ))
                 })?,
-            None => {
-                let mut portals = store.list_portals().map_err(runtime)?;
-                match portals.len() {
-                    1 => portals.remove(0),
-                    0 => {
-                        return Err(Failure::Usage(
-                            "no voice portal is set up yet (try --demo)".into(),
-                        ));
-                    }
-                    _ => {
-                        return Err(Failure::Usage(
-                            "several voice portals: say which with --dial".into(),
-                        ));
-                    }
-                }
-            }
+            None => only_portal(&store)?,
         }
     };
     let dialed = if voicemail_button {
