@@ -5,6 +5,8 @@ use std::path::Path;
 use portal_notify::{EmailConfig, Notifier, NotifyError, Outbox};
 use serde::Deserialize;
 
+use crate::serve::{MediaSettings, RtpSettings, ServeSettings, SipSettings, TimerSettings};
+
 /// The `From:` of notices when the configuration names none.
 pub const DEFAULT_FROM: &str = "vportal <voicemail@localhost>";
 
@@ -15,6 +17,18 @@ pub struct Config {
     /// Email: the sender and, optionally, an SMTP relay. Without it notices go to `DATA/outbox/`.
     #[serde(default)]
     pub email: Option<EmailConfig>,
+    /// Where SIP listens and which numbers mean the voicemail button.
+    #[serde(default)]
+    pub sip: SipSettings,
+    /// RTP ports and address.
+    #[serde(default)]
+    pub rtp: RtpSettings,
+    /// The conversation's timers.
+    #[serde(default)]
+    pub timers: TimerSettings,
+    /// Prompts and the store's worker threads.
+    #[serde(default)]
+    pub media: MediaSettings,
 }
 
 /// Why the configuration could not be used.
@@ -52,6 +66,16 @@ impl Config {
             path: path.display().to_string(),
             source,
         })
+    }
+
+    /// The settings of `vportal serve`.
+    pub fn serve_settings(&self) -> ServeSettings {
+        ServeSettings {
+            sip: self.sip.clone(),
+            rtp: self.rtp.clone(),
+            timers: self.timers.clone(),
+            media: self.media.clone(),
+        }
     }
 
     /// How users are emailed: the configured SMTP relay, else the outbox in `data`.

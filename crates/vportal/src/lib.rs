@@ -4,7 +4,8 @@
 //! - [`admin`]: policy, portals and users, as functions the CLI (and later an API) calls;
 //! - [`bridge`]: carries the conversation core's requests to the account store and the notifier;
 //! - [`catalog`]: the prompt texts; [`config`]: the configuration file; [`data`]: the data directory and the
-//!   sealing key; [`console`]: a call in a terminal; [`demo`]: the demo data.
+//!   sealing key; [`console`]: a call in a terminal; [`demo`]: the demo data;
+//! - [`serve`]: the SIP/RTP front end (`vportal serve`).
 //!
 //! The conversation itself is `portal-core`; accounts and passcodes are `portal-store`; email is
 //! `portal-notify`.
@@ -16,3 +17,4 @@ pub mod config;
 pub mod console;
 pub mod data;
 pub mod demo;
+pub mod serve;

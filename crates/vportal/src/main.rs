@@ -3,6 +3,7 @@
 use std::io::{self, BufRead, BufReader, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -20,6 +21,7 @@ use vportal::bridge::{Services, call_config};
 use vportal::catalog::Catalog;
 use vportal::config::Config;
 use vportal::console::ConsoleCall;
+use vportal::serve::{ServeError, Server};
 use vportal::{data, demo};
 
 /// vportal: a voice portal for voicemail passcodes, first logins, lockout and greetings.
@@ -63,6 +65,24 @@ enum Command {
         /// Press the phone's voicemail button instead of dialing (needs --from).
         #[arg(long, requires = "from")]
         voicemail_button: bool,
+    },
+    /// Run the voice portal: SIP (UDP and TCP) and RTP. Stops on SIGINT or SIGTERM: new calls get 503, calls in
+    /// progress are hung up.
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Where SIP listens, UDP and TCP (overrides [sip] listen).
+        #[arg(long, value_name = "ADDR")]
+        sip_listen: Option<std::net::SocketAddr>,
+        /// The RTP port range (overrides [rtp] port_min and port_max).
+        #[arg(long, value_name = "LOW-HIGH", value_parser = port_range)]
+        rtp_ports: Option<(u16, u16)>,
+        /// The prompts directory (overrides [media] prompts).
+        #[arg(long, value_name = "DIR")]
+        prompts: Option<PathBuf>,
+        /// Seed the data directory with a demo portal and users when it is empty, and print how to call them.
+        #[arg(long)]
+        demo: bool,
     },
     /// Administer the policy, portals and users.
     Admin {
@@ -187,6 +207,22 @@ struct PolicySetArgs {
     /// Hours a generated temporary passcode works.
     #[arg(long, value_name = "HOURS")]
     temporary_pin_hours: Option<u64>,
+}
+
+fn port_range(text: &str) -> Result<(u16, u16), String> {
+    let (low, high) = text
+        .split_once('-')
+        .ok_or_else(|| format!("`{text}`: write the range as LOW-HIGH, like 16384-32767"))?;
+    let parse = |port: &str| {
+        port.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("`{port}` is not a port number"))
+    };
+    let (low, high) = (parse(low)?, parse(high)?);
+    if low == 0 || low > high {
+        return Err(format!("`{text}` is not a range of ports"));
+    }
+    Ok((low, high))
 }
 
 /// A number of days, or none (`off`).
@@ -348,6 +384,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             dial,
             voicemail_button,
         } => console(&data, demo, from, dial, voicemail_button),
+        Command::Serve {
+            data,
+            sip_listen,
+            rtp_ports,
+            prompts,
+            demo,
+        } => serve(&data, sip_listen, rtp_ports, prompts, demo),
         Command::Admin { data, command } => {
             let opened = open(&data)?;
             let admin = Admin {
@@ -359,6 +402,88 @@ fn run(cli: Cli) -> Result<(), Failure> {
             administer(&admin, command)
         }
     }
+}
+
+fn serve(
+    args: &DataArgs,
+    sip_listen: Option<std::net::SocketAddr>,
+    rtp_ports: Option<(u16, u16)>,
+    prompts: Option<PathBuf>,
+    seed_demo: bool,
+) -> Result<(), Failure> {
+    let config = Config::load(args.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut settings = config.serve_settings();
+    if let Some(listen) = sip_listen {
+        settings.sip.listen = listen;
+    }
+    if let Some((low, high)) = rtp_ports {
+        settings.rtp.port_min = low;
+        settings.rtp.port_max = high;
+    }
+    if let Some(prompts) = prompts {
+        settings.media.prompts = prompts;
+    }
+    let store = data::open_store(&args.data, args.sealing_key.as_deref()).map_err(runtime)?;
+    let notifier = config.notifier(&args.data).map_err(runtime)?;
+    let seeded = if seed_demo {
+        demo::seed(&store, Moment::now_utc()).map_err(runtime)?
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime)?;
+    runtime.block_on(async move {
+        let server = Server::bind(Arc::new(store), Arc::from(notifier), settings)
+            .await
+            .map_err(|error| match error {
+                ServeError::Settings(_) => Failure::Usage(error.to_string()),
+                other => Failure::Runtime(other.to_string()),
+            })?;
+        if let Some(seeded) = &seeded {
+            print_demo(seeded);
+        }
+        println!(
+            "vportal: SIP on udp and tcp {}; RTP on {}; data in {}",
+            server.sip_addr,
+            server.rtp_description(),
+            args.data.display()
+        );
+        if seed_demo {
+            println!(
+                "vportal: dial sip:{}@{} from a phone whose number is a demo user's (sip:5551002@...), \
+                 or from any other number for the star-key path",
+                demo::PORTAL_NUMBER,
+                server.sip_addr
+            );
+        }
+        server.run(shutdown_signal()).await;
+        println!("vportal: stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
 }
 
 fn console(

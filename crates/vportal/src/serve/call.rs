@@ -1,0 +1,562 @@
+//! One call: routing, media negotiation, the conversation core and the call's RTP, in one task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_core::{
+    Audio, Call, CallConfig, CallContext, Caller, Dialed, Digit, Input, Output, PlayId,
+    RecordingHandle, Reply, Request, RequestId,
+};
+use portal_media::dtmf::{
+    DtmfUpdate, InbandDetector, KeyPressDeduper, KeySource, TelephoneEventReceiver,
+};
+use portal_media::g711::Codec;
+use portal_media::prompts::{PlayItem, Playout, Tick};
+use portal_media::recording::{Recorder, RecorderConfig};
+use portal_media::rtp::{RtpPacket, RtpSender};
+use portal_sip::endpoint::{CallHandle, IncomingCall};
+use portal_sip::sdp::{self, Direction, LocalMedia, NegotiatedMedia, SessionDescription};
+use portal_store::{AccountStore, Moment, Portal, Source};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::{Shared, ToCall, ToSignalling};
+use crate::bridge::{CallRecordings, Services, call_config, carry_out, portal_identity};
+
+/// 20 ms of 8 kHz audio.
+const FRAME_SAMPLES: u32 = 160;
+const FRAME: Duration = Duration::from_millis(20);
+
+/// Runs one call from its INVITE to its end.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    incoming: IncomingCall,
+    mut from_signalling: mpsc::UnboundedReceiver<ToCall>,
+    to_signalling: mpsc::UnboundedSender<ToSignalling>,
+) {
+    let handle = incoming.call;
+    let span = tracing::info_span!("call", call_id = %incoming.call_id);
+    let _entered = span.enter();
+    let finished = |status: Option<u16>| {
+        if let Some(status) = status {
+            let _ = to_signalling.send(ToSignalling::Reject(handle, status));
+        }
+        let _ = to_signalling.send(ToSignalling::Finished(handle));
+    };
+    let route = match route(&shared, &incoming).await {
+        Ok(route) => route,
+        Err(status) => return finished(Some(status)),
+    };
+    let socket = match shared.bind_rtp().await {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::warn!(%error, "no RTP port");
+            return finished(Some(503));
+        }
+    };
+    let local_rtp = match socket.local_addr() {
+        Ok(addr) => addr,
+        Err(_) => return finished(Some(500)),
+    };
+    let local = LocalMedia::new(local_rtp, rand_session_id());
+    // With an offer, answer it; without one, offer ours and learn the answer from the ACK.
+    let (answer_sdp, mut media) = match &incoming.offer {
+        Some(offer) => match sdp::negotiate(offer, &local) {
+            Ok((answer, negotiated)) => (answer, Some(negotiated)),
+            Err(refused) => return finished(Some(refused.status_code())),
+        },
+        None => (sdp::make_offer(&local), None),
+    };
+    let our_offer = media.is_none().then(|| answer_sdp.clone());
+    let _ = to_signalling.send(ToSignalling::Answer(handle, answer_sdp));
+    if media.is_none() {
+        // Wait for the ACK carrying the answer.
+        loop {
+            match from_signalling.recv().await {
+                Some(ToCall::Acked(Some(answer))) => {
+                    match our_offer
+                        .as_ref()
+                        .map(|offer| sdp::negotiated_from_answer(offer, &answer))
+                    {
+                        Some(Ok(negotiated)) => {
+                            media = Some(negotiated);
+                            break;
+                        }
+                        _ => {
+                            let _ = to_signalling.send(ToSignalling::HangUp(handle));
+                            return finished(None);
+                        }
+                    }
+                }
+                Some(ToCall::Acked(None)) => {
+                    let _ = to_signalling.send(ToSignalling::HangUp(handle));
+                    return finished(None);
+                }
+                Some(ToCall::Ended) | None => return finished(None),
+                Some(ToCall::Shutdown) => {
+                    let _ = to_signalling.send(ToSignalling::HangUp(handle));
+                    return finished(None);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let Some(media) = media else {
+        return finished(None);
+    };
+    let call = CallMedia::new(
+        shared,
+        route,
+        incoming,
+        socket,
+        local,
+        media,
+        to_signalling.clone(),
+    );
+    call.run(from_signalling).await;
+    finished(None);
+}
+
+/// Which portal the call reached and who is calling.
+struct Route {
+    portal: Portal,
+    dialed: Dialed,
+}
+
+/// Finds the portal from the Request-URI (a portal's number or extension, or a voicemail-button pilot).
+async fn route(shared: &Arc<Shared>, incoming: &IncomingCall) -> Result<Route, u16> {
+    let dialed = incoming.request_uri_user.clone().unwrap_or_default();
+    let caller = incoming.from_user.clone();
+    let pilot = shared.settings.sip.voicemail_pilots.contains(&dialed);
+    let store = Arc::clone(&shared.store);
+    let lookup = move || -> Result<Option<Portal>, portal_store::StoreError> {
+        if pilot {
+            let Some(known) =
+                caller.and_then(|number| store.caller_mailbox(&number).ok().flatten())
+            else {
+                return Ok(None);
+            };
+            store.portal(&known.portal).map(Some)
+        } else {
+            store.portal_by_dialed(&dialed)
+        }
+    };
+    let found = on_pool(shared, lookup).await.ok_or(503u16)?;
+    match found {
+        Ok(Some(portal)) => Ok(Route {
+            portal,
+            dialed: if pilot {
+                Dialed::VoicemailButton
+            } else {
+                Dialed::Portal(incoming.request_uri_user.clone().unwrap_or_default())
+            },
+        }),
+        Ok(None) => Err(404),
+        Err(error) => {
+            tracing::error!(%error, "routing failed");
+            Err(500)
+        }
+    }
+}
+
+/// Runs `job` on the store's pool and waits for it without blocking the runtime; `None` if the pool stopped.
+/// A full queue is waited out (the job is kept and offered again), so a login storm queues rather than fails.
+pub(crate) async fn on_pool<T: Send + 'static>(
+    shared: &Shared,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let slot = Arc::new(std::sync::Mutex::new(Some((job, done))));
+    loop {
+        let offered = Arc::clone(&slot);
+        let submitted = shared.pool.try_submit(move || {
+            let taken = offered.lock().ok().and_then(|mut slot| slot.take());
+            if let Some((job, done)) = taken {
+                let _ = done.send(job());
+            }
+        });
+        match submitted {
+            Ok(()) => return result.await.ok(),
+            Err(portal_store::PoolError::Full) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            Err(portal_store::PoolError::Stopped) => return None,
+        }
+    }
+}
+
+fn rand_session_id() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(1)
+}
+
+fn media_codec(codec: sdp::Codec) -> Codec {
+    match codec {
+        sdp::Codec::Pcmu => Codec::Pcmu,
+        sdp::Codec::Pcma => Codec::Pcma,
+    }
+}
+
+/// The conversation and media of an answered call.
+struct CallMedia {
+    shared: Arc<Shared>,
+    route: Route,
+    handle: CallHandle,
+    call_id: String,
+    caller: Option<String>,
+    socket: UdpSocket,
+    local: LocalMedia,
+    media: NegotiatedMedia,
+    to_signalling: mpsc::UnboundedSender<ToSignalling>,
+    call: Call,
+    sender: RtpSender,
+    playout: Playout,
+    playing: Option<PlayId>,
+    telephone_events: TelephoneEventReceiver,
+    inband: Option<InbandDetector>,
+    deduper: KeyPressDeduper,
+    recorder: Option<Recorder>,
+    recordings: CallRecordings,
+    next_recording: u64,
+    /// Store replies come back here from the pool.
+    reply_sender: mpsc::UnboundedSender<(RequestId, Reply)>,
+    replies: mpsc::UnboundedReceiver<(RequestId, Reply)>,
+    packet: Vec<u8>,
+    decoded: Vec<i16>,
+    ended: bool,
+}
+
+impl CallMedia {
+    fn new(
+        shared: Arc<Shared>,
+        route: Route,
+        incoming: IncomingCall,
+        socket: UdpSocket,
+        local: LocalMedia,
+        media: NegotiatedMedia,
+        to_signalling: mpsc::UnboundedSender<ToSignalling>,
+    ) -> CallMedia {
+        let config = call_settings(&shared, &route.portal);
+        let context = CallContext {
+            caller: match &incoming.from_user {
+                Some(number) => Caller::Identify(number.clone()),
+                None => Caller::Unrecognised,
+            },
+            dialed: route.dialed.clone(),
+            portal: portal_identity(&route.portal),
+            today: Moment::now_utc().today,
+        };
+        let codec = media_codec(media.codec);
+        let (reply_sender, replies) = mpsc::unbounded_channel();
+        CallMedia {
+            call: Call::new(context, Arc::new(config)),
+            handle: incoming.call,
+            call_id: incoming.call_id,
+            caller: incoming.from_user,
+            sender: RtpSender::new(),
+            playout: Playout::new(codec),
+            playing: None,
+            telephone_events: TelephoneEventReceiver::new(),
+            inband: media.telephone_event_pt.is_none().then(InbandDetector::new),
+            deduper: KeyPressDeduper::new(),
+            recorder: None,
+            recordings: HashMap::new(),
+            next_recording: 0,
+            reply_sender,
+            replies,
+            packet: vec![0u8; 1500],
+            decoded: Vec::with_capacity(FRAME_SAMPLES as usize),
+            ended: false,
+            shared,
+            route,
+            socket,
+            local,
+            media,
+            to_signalling,
+        }
+    }
+
+    async fn run(mut self, mut from_signalling: mpsc::UnboundedReceiver<ToCall>) {
+        let mut pacing = tokio::time::interval(FRAME);
+        pacing.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut receive = vec![0u8; 2048];
+        self.drain();
+        while !self.ended {
+            let core_deadline = self.call.poll_timeout().map(Instant::from_std);
+            let recorder_deadline = self
+                .recorder
+                .as_ref()
+                .and_then(Recorder::poll_timeout)
+                .map(Instant::from_std);
+            let deadline = [core_deadline, recorder_deadline]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                _ = pacing.tick() => self.pace(),
+                received = self.socket.recv_from(&mut receive) => {
+                    if let Ok((len, _from)) = received {
+                        let datagram = receive[..len].to_vec();
+                        self.receive(&datagram);
+                    }
+                }
+                message = from_signalling.recv() => match message {
+                    Some(ToCall::InfoDigit(key)) => {
+                        if let Some(digit) = Digit::from_char(key) {
+                            self.key(digit, KeySource::SipInfo);
+                        }
+                    }
+                    Some(ToCall::MediaChanged(offer)) => self.renegotiate(offer),
+                    Some(ToCall::Acked(_)) => {}
+                    Some(ToCall::Ended) | None => {
+                        self.feed(Input::HungUp);
+                        self.ended = true;
+                    }
+                    Some(ToCall::Shutdown) => {
+                        self.feed(Input::HungUp);
+                        let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));
+                        self.ended = true;
+                    }
+                },
+                Some((id, reply)) = self.replies.recv() => self.feed(Input::Reply(id, reply)),
+                _ = tokio::time::sleep_until(deadline) => self.timeout(),
+            }
+        }
+    }
+
+    /// One 20 ms tick: the next frame of the playlist, or the end of it.
+    fn pace(&mut self) {
+        let send = !matches!(
+            self.media.direction,
+            Direction::RecvOnly | Direction::Inactive
+        );
+        match self.playout.tick() {
+            Tick::Frame(payload) => {
+                if let Ok(len) =
+                    self.sender
+                        .build_audio(self.media.payload_type, payload, &mut self.packet)
+                    && send
+                {
+                    let _ = self
+                        .socket
+                        .try_send_to(&self.packet[..len], self.media.remote_rtp);
+                }
+            }
+            Tick::Finished => {
+                self.sender.skip(FRAME_SAMPLES);
+                if let Some(id) = self.playing.take() {
+                    self.feed(Input::PromptDone(id));
+                }
+            }
+            Tick::Idle => self.sender.skip(FRAME_SAMPLES),
+        }
+    }
+
+    fn receive(&mut self, datagram: &[u8]) {
+        let Ok(packet) = RtpPacket::parse(datagram) else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if Some(packet.payload_type) == self.media.telephone_event_pt {
+            if let Some(DtmfUpdate::Pressed(digit)) = self.telephone_events.receive(&packet) {
+                self.key(digit, KeySource::TelephoneEvent);
+            }
+            return;
+        }
+        if packet.payload_type != self.media.payload_type {
+            return;
+        }
+        if let Some(recorder) = self.recorder.as_mut()
+            && recorder.receive(&packet, now).is_some()
+        {
+            self.finish_recording();
+        }
+        if let Some(detector) = self.inband.as_mut() {
+            self.decoded.clear();
+            media_codec(self.media.codec).decode_append(packet.payload, &mut self.decoded);
+            if let Some(digit) = detector.push_frame(&self.decoded) {
+                self.key(digit, KeySource::Inband);
+            }
+        }
+    }
+
+    fn key(&mut self, digit: Digit, source: KeySource) {
+        if self
+            .deduper
+            .accept(digit, source, std::time::Instant::now())
+        {
+            tracing::debug!(source = ?source, "key press");
+            self.feed(Input::Digit(digit));
+        }
+    }
+
+    fn timeout(&mut self) {
+        let now = std::time::Instant::now();
+        if let Some(recorder) = self.recorder.as_mut()
+            && recorder.handle_timeout(now).is_some()
+        {
+            self.finish_recording();
+        }
+        if self
+            .call
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            self.feed(Input::Timeout);
+        }
+    }
+
+    fn renegotiate(&mut self, offer: Option<SessionDescription>) {
+        let answer = match offer {
+            Some(offer) => match sdp::negotiate(&offer, &self.local) {
+                Ok((answer, negotiated)) => {
+                    self.media = negotiated;
+                    answer
+                }
+                Err(refused) => {
+                    let _ = self
+                        .to_signalling
+                        .send(ToSignalling::Reject(self.handle, refused.status_code()));
+                    return;
+                }
+            },
+            None => sdp::make_offer(&self.local),
+        };
+        let _ = self
+            .to_signalling
+            .send(ToSignalling::Answer(self.handle, answer));
+    }
+
+    fn finish_recording(&mut self) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let recording = recorder.finish();
+        self.next_recording += 1;
+        let handle = RecordingHandle(self.next_recording);
+        let duration = recording.duration();
+        self.recordings.insert(handle, recording.samples);
+        self.feed(Input::RecordingDone {
+            recording: handle,
+            duration,
+        });
+    }
+
+    fn feed(&mut self, input: Input) {
+        self.call.handle(input, std::time::Instant::now());
+        self.drain();
+    }
+
+    /// Carries out everything the core asks for.
+    fn drain(&mut self) {
+        while let Some(output) = self.call.poll_output() {
+            match output {
+                Output::Play { id, audio, .. } => {
+                    let language = self.route.portal.language.clone();
+                    let items = audio.into_iter().filter_map(|item| match item {
+                        Audio::Prompt(prompt) => {
+                            Some(PlayItem::Prompt(self.shared.prompts.get(&language, prompt)))
+                        }
+                        Audio::Recording(handle) => self
+                            .recordings
+                            .get(&handle)
+                            .map(|samples| PlayItem::Samples(Arc::from(samples.as_slice()))),
+                    });
+                    self.playout.play(items.collect::<Vec<_>>());
+                    self.sender.start_talkspurt();
+                    self.playing = Some(id);
+                }
+                Output::StopPlayback => {
+                    self.playout.stop();
+                    self.playing = None;
+                }
+                Output::StartRecording { max_length, .. } => {
+                    let config = RecorderConfig {
+                        max_length,
+                        end_silence: Duration::from_millis(
+                            self.shared.settings.timers.recording_end_silence_ms,
+                        ),
+                        ..RecorderConfig::default()
+                    };
+                    self.recorder = Some(Recorder::new(
+                        media_codec(self.media.codec),
+                        config,
+                        std::time::Instant::now(),
+                    ));
+                }
+                Output::StopRecording => {
+                    if let Some(recorder) = self.recorder.as_mut() {
+                        recorder.stop();
+                    }
+                    self.finish_recording();
+                }
+                Output::Request(id, request) => self.request(id, request),
+                Output::HangUp => {
+                    let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));
+                    self.ended = true;
+                }
+                Output::Audit(audit) => tracing::info!(?audit, "call event"),
+            }
+        }
+    }
+
+    /// Runs a store request on the pool; its reply comes back through `replies`.
+    fn request(&mut self, id: RequestId, request: Request) {
+        let shared = Arc::clone(&self.shared);
+        let portal = self.route.portal.clone();
+        let source = Source::Call {
+            call_id: self.call_id.clone(),
+            caller: self.caller.clone(),
+        };
+        let recordings: CallRecordings = match &request {
+            Request::SaveRecording { recording, .. } => self
+                .recordings
+                .get(recording)
+                .map(|samples| HashMap::from([(*recording, samples.clone())]))
+                .unwrap_or_default(),
+            _ => HashMap::new(),
+        };
+        let replies = self.reply_sender.clone();
+        tokio::spawn(async move {
+            let pool_shared = Arc::clone(&shared);
+            let reply = on_pool(&pool_shared, move || {
+                let services = Services {
+                    store: shared.store.as_ref() as &dyn AccountStore,
+                    notifier: shared.notifier.as_ref(),
+                };
+                carry_out(
+                    services,
+                    &portal,
+                    &source,
+                    request,
+                    &recordings,
+                    Moment::now_utc(),
+                )
+            })
+            .await;
+            if let Some(reply) = reply {
+                let _ = replies.send((id, reply));
+            }
+        });
+    }
+}
+
+/// The conversation's settings for a call to `portal`: the policy's rules and the configured timers.
+fn call_settings(shared: &Shared, _portal: &Portal) -> CallConfig {
+    let timers = &shared.settings.timers;
+    let policy = shared.store.policy().unwrap_or_default();
+    CallConfig {
+        first_digit_timeout: Duration::from_millis(timers.first_digit_ms),
+        inter_digit_timeout: Duration::from_millis(timers.inter_digit_ms),
+        max_silent_reprompts: timers.max_silent_reprompts,
+        min_recording: Duration::from_millis(timers.min_recording_ms),
+        max_recording: Duration::from_millis(timers.max_recording_ms),
+        ..call_config(&policy)
+    }
+}
