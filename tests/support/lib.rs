@@ -1,9 +1,161 @@
-//! Shared helpers for vportal's end-to-end suites in `tests/`: they start the real binaries, like an operator
-//! would, and talk to them only through their interfaces.
+//! Shared helpers for vportal's end-to-end suites in `tests/`: they start the real `vportal` binary on
+//! loopback with a fresh data directory, like an operator would, and reach it only through its sockets and
+//! its command line.
 
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `vportal` binary of this build. `cargo test --workspace` builds it before any test runs.
+pub fn vportal_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    // The test executable lives in target/<profile>/deps; the binary in target/<profile>.
+    let profile_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| target.join("debug"));
+    let binary = profile_dir.join("vportal");
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it with `cargo build -p vportal` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// Whether this run is CI's: tests that need a third-party peer fail there when it is missing.
+pub fn on_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// A third-party program a test needs: its path, or `None` (after a loud note) outside CI. Under `CI=true`
+/// a missing program fails the test.
+pub fn peer(program: &str, package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            !on_ci(),
+            "{program} is missing: install the Debian package {package} (scripts/test does, as root)"
+        );
+        eprintln!("NOTE: {program} is missing (Debian package {package}); this test did not run");
+    }
+    found
+}
+
+/// RTP port ranges handed to servers of one test run, so parallel tests never share ports.
+static NEXT_RTP_RANGE: AtomicU16 = AtomicU16::new(0);
+
+/// A `vportal serve` running on loopback, stopped (SIGTERM, then killed) when dropped.
+pub struct Server {
+    /// Where SIP listens.
+    pub sip: SocketAddr,
+    /// The data directory.
+    pub data: PathBuf,
+    /// The server's log (its standard error, at debug level).
+    pub log: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server with demo data and short timers; `sip_settings` are more lines of its `[sip]` section.
+    pub fn start_demo(sip_settings: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let range = NEXT_RTP_RANGE.fetch_add(1, Ordering::SeqCst);
+        let low =
+            30_000 + (u32::from(range) * 200 + std::process::id() % 50 * 1000) as u16 % 30_000;
+        let config = dir.path().join("vportal.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[sip]\nlisten = \"127.0.0.1:0\"\nt1_ms = 100\n{sip_settings}\n[rtp]\nport_min = {low}\nport_max = {}\n\n\
+                 [timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\n\n[media]\nprompts = \"{}\"\n",
+                low + 198,
+                workspace_root().join("prompts").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("server.log");
+        let mut child = Command::new(vportal_binary())
+            .arg("serve")
+            .arg("--data")
+            .arg(&data)
+            .arg("--config")
+            .arg(&config)
+            .arg("--demo")
+            .env("VPORTAL_LOG", "debug")
+            .env_remove("VPORTAL_SEALING_KEY")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("vportal starts");
+        let stdout = child.stdout.take().unwrap();
+        let (found, address) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && let Some(rest) = line.strip_prefix("vportal: SIP on udp and tcp ") {
+                    let addr = rest.split(';').next().unwrap_or_default().to_owned();
+                    let _ = found.send(addr);
+                    sent = true;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let sip = loop {
+            if let Ok(addr) = address.recv_timeout(Duration::from_millis(100)) {
+                break addr.parse().expect("the server prints its SIP address");
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("vportal serve exited at start: {status}");
+            }
+            assert!(Instant::now() < deadline, "vportal serve did not start");
+        };
+        Server {
+            sip,
+            data,
+            log,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the server to exit; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

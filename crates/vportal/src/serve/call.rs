@@ -70,6 +70,18 @@ pub(crate) async fn run(
         None => (sdp::make_offer(&local), None),
     };
     let our_offer = media.is_none().then(|| answer_sdp.clone());
+    let answer_after = Duration::from_millis(shared.settings.sip.answer_after_ms);
+    if !answer_after.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(answer_after) => {}
+            message = from_signalling.recv() => match message {
+                // Cancelled before the answer: the endpoint already answered 487.
+                Some(ToCall::Ended) | None => return finished(None),
+                Some(ToCall::Shutdown) => return finished(Some(503)),
+                Some(_) => {}
+            },
+        }
+    }
     let _ = to_signalling.send(ToSignalling::Answer(handle, answer_sdp));
     if media.is_none() {
         // Wait for the ACK carrying the answer.

@@ -48,6 +48,8 @@ pub struct SipSettings {
     pub voicemail_pilots: Vec<String>,
     /// RFC 3261 T1 in milliseconds (tests shorten it).
     pub t1_ms: u64,
+    /// How long a call waits before it is answered (0: at once). A caller may CANCEL meanwhile.
+    pub answer_after_ms: u64,
 }
 
 impl Default for SipSettings {
@@ -56,6 +58,7 @@ impl Default for SipSettings {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
             voicemail_pilots: vec!["voicemail".into(), "*86".into()],
             t1_ms: 500,
+            answer_after_ms: 0,
         }
     }
 }
