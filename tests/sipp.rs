@@ -20,7 +20,13 @@ fn sipp(server: &Server, scenario: &str, tcp: bool, calls: u32) -> Option<(bool,
                 .join("tests/sipp")
                 .join(format!("{scenario}.xml")),
         )
-        .args(["-s", "5558000", "-i", "127.0.0.1", "-p", "0", "-m"])
+        .args(["-s", "5558000", "-i"])
+        .arg(if server.sip.is_ipv6() {
+            "::1"
+        } else {
+            "127.0.0.1"
+        })
+        .args(["-p", "0", "-m"])
         .arg(calls.to_string())
         .args([
             "-l",
@@ -75,6 +81,14 @@ fn calls_are_answered_keeping_the_offered_telephone_event_type_and_end_with_bye(
     let server = Server::start_demo("");
     check(&server, "call", false, 4);
     check(&server, "call", true, 2);
+}
+
+#[test]
+fn ipv6_works_in_uris_via_and_sdp() {
+    let server = Server::start_demo("listen = \"[::1]:0\"\n");
+    assert!(server.sip.is_ipv6());
+    check(&server, "options", false, 1);
+    check(&server, "call_ipv6", false, 2);
 }
 
 #[test]

@@ -72,8 +72,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server with demo data and short timers; `sip_settings` are more lines of its `[sip]` section.
+    /// Starts a server with demo data and short timers; `sip_settings` are more lines of its `[sip]` section
+    /// (without a `listen` line it listens on 127.0.0.1, on a free port).
     pub fn start_demo(sip_settings: &str) -> Server {
+        let listen = if sip_settings.contains("listen") {
+            ""
+        } else {
+            "listen = \"127.0.0.1:0\"\n"
+        };
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let range = NEXT_RTP_RANGE.fetch_add(1, Ordering::SeqCst);
@@ -83,7 +89,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[sip]\nlisten = \"127.0.0.1:0\"\nt1_ms = 100\n{sip_settings}\n[rtp]\nport_min = {low}\nport_max = {}\n\n\
+                "[sip]\n{listen}t1_ms = 100\n{sip_settings}\n[rtp]\nport_min = {low}\nport_max = {}\n\n\
                  [timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\n\n[media]\nprompts = \"{}\"\n",
                 low + 198,
                 workspace_root().join("prompts").display()
