@@ -37,8 +37,6 @@ pub(crate) async fn run(
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
 ) {
     let handle = incoming.call;
-    let span = tracing::info_span!("call", call_id = %incoming.call_id);
-    let _entered = span.enter();
     let finished = |status: Option<u16>| {
         if let Some(status) = status {
             let _ = to_signalling.send(ToSignalling::Reject(handle, status));
@@ -314,8 +312,7 @@ impl CallMedia {
                 _ = pacing.tick() => self.pace(),
                 received = self.socket.recv_from(&mut receive) => {
                     if let Ok((len, _from)) = received {
-                        let datagram = receive[..len].to_vec();
-                        self.receive(&datagram);
+                        self.receive(&receive[..len]);
                     }
                 }
                 message = from_signalling.recv() => match message {

@@ -24,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The `[sip]`, `[rtp]`, `[timers]` and `[media]` sections of the configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -416,7 +417,11 @@ impl Signalling {
                     self.calls.insert(incoming.call, to_call);
                     let shared = Arc::clone(&self.shared);
                     let to_signalling = self.to_signalling.clone();
-                    tokio::spawn(call::run(shared, incoming, from_signalling, to_signalling));
+                    // One span per call, carrying its Call-ID, over everything the call's task does.
+                    let span = tracing::info_span!("call", call_id = %incoming.call_id);
+                    tokio::spawn(
+                        call::run(shared, incoming, from_signalling, to_signalling).instrument(span),
+                    );
                 }
                 Event::CallAcked { call, answer } => self.tell(call, ToCall::Acked(answer)),
                 Event::Dtmf { call, digit, .. } => self.tell(call, ToCall::InfoDigit(digit)),
