@@ -165,3 +165,30 @@ impl Drop for Server {
         }
     }
 }
+
+/// Where in `heard` (8 kHz samples a phone decoded) the English prompt `prompt` starts, if it is there: its
+/// audio after the first 0.1 s, through a G.711 round trip, must match almost sample for sample (the portal
+/// sends prompts sample-exact).
+pub fn find_prompt(heard: &[i16], prompt: portal_core::PromptId) -> Option<usize> {
+    use portal_media::g711::Codec;
+    let path = portal_media::prompts::prompt_path(&workspace_root().join("prompts"), "en", prompt);
+    let original = portal_media::prompts::read_wav(&path).expect("the prompt's WAV reads");
+    let codec = Codec::Pcmu;
+    let reference: Vec<i16> = original
+        .iter()
+        .map(|&sample| codec.decode_sample(codec.encode_sample(sample)))
+        .collect();
+    let skip = 800.min(reference.len() / 2);
+    let probe = &reference[skip..(skip + 2000).min(reference.len())];
+    // A cheap test on every 97th sample first, then the whole probe.
+    let close = |offset: usize, step: usize| {
+        let error: i64 = (0..probe.len())
+            .step_by(step)
+            .map(|i| (i64::from(heard[offset + i]) - i64::from(probe[i])).abs())
+            .sum();
+        error * step as i64 / probe.len() as i64
+    };
+    (0..heard.len().saturating_sub(probe.len()))
+        .find(|&offset| close(offset, 97) < 40 && close(offset, 1) < 40)
+        .map(|offset| offset.saturating_sub(skip))
+}
