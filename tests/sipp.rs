@@ -8,7 +8,13 @@ use vportal_tests::{Server, peer, workspace_root};
 
 /// Runs one SIPp scenario (`tests/sipp/NAME.xml`) for `calls` calls against `server`; returns whether every
 /// call succeeded, with SIPp's output for the failure message.
-fn sipp(server: &Server, scenario: &str, tcp: bool, calls: u32) -> Option<(bool, String)> {
+fn sipp_to(
+    server: &Server,
+    scenario: &str,
+    dialed: &str,
+    tcp: bool,
+    calls: u32,
+) -> Option<(bool, String)> {
     let sipp = peer("sipp", "sip-tester")?;
     let trace = tempfile::tempdir().unwrap();
     let output = Command::new(sipp)
@@ -20,7 +26,7 @@ fn sipp(server: &Server, scenario: &str, tcp: bool, calls: u32) -> Option<(bool,
                 .join("tests/sipp")
                 .join(format!("{scenario}.xml")),
         )
-        .args(["-s", "5558000", "-i"])
+        .args(["-s", dialed, "-i"])
         .arg(if server.sip.is_ipv6() {
             "::1"
         } else {
@@ -64,7 +70,13 @@ fn sipp(server: &Server, scenario: &str, tcp: bool, calls: u32) -> Option<(bool,
 }
 
 fn check(server: &Server, scenario: &str, tcp: bool, calls: u32) {
-    if let Some((ok, report)) = sipp(server, scenario, tcp, calls) {
+    if let Some((ok, report)) = sipp_to(server, scenario, "5558000", tcp, calls) {
+        assert!(ok, "{report}");
+    }
+}
+
+fn check_to(server: &Server, scenario: &str, dialed: &str) {
+    if let Some((ok, report)) = sipp_to(server, scenario, dialed, false, 1) {
         assert!(ok, "{report}");
     }
 }
@@ -89,6 +101,18 @@ fn ipv6_works_in_uris_via_and_sdp() {
     assert!(server.sip.is_ipv6());
     check(&server, "options", false, 1);
     check(&server, "call_ipv6", false, 2);
+}
+
+#[test]
+fn requests_from_networks_the_portal_does_not_serve_get_403() {
+    let server = Server::start_demo("allow = [\"10.0.0.0/8\"]\n");
+    check(&server, "forbidden", false, 1);
+}
+
+#[test]
+fn a_call_to_a_number_that_is_no_portal_gets_404() {
+    let server = Server::start_demo("");
+    check_to(&server, "not_found", "5559999");
 }
 
 #[test]

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rsip::Header;
 use rsip::headers::{self, UntypedHeader};
 
+use crate::access::{AccessPolicy, InviteLimiter};
 use crate::codec::{self, EchoHeaders, FramingError, Message, Request, Response, StreamFramer};
 use crate::dtmf::{self, InfoDigit};
 use crate::sdp::{self, SessionDescription};
@@ -66,6 +67,8 @@ pub struct IncomingCall {
     /// The user part of the Request-URI: what was dialed.
     pub request_uri_user: Option<String>,
     pub from_user: Option<String>,
+    /// The user of P-Asserted-Identity, only when the INVITE came from a trusted peer (RFC 3325).
+    pub asserted_user: Option<String>,
     pub from_display: Option<String>,
     pub to_user: Option<String>,
     /// `None` when the INVITE carried no SDP: answer with an offer, the answer comes in the ACK.
@@ -141,6 +144,8 @@ pub struct Config {
     pub timers: TimerConfig,
     /// Seeds tags and branches for reproducible tests; `None` seeds from the operating system.
     pub rng_seed: Option<u64>,
+    /// Allowed and trusted networks, and the per-source INVITE rate limit.
+    pub access: AccessPolicy,
 }
 
 impl Config {
@@ -151,6 +156,7 @@ impl Config {
             user_agent: "vportal".into(),
             timers: TimerConfig::default(),
             rng_seed: None,
+            access: AccessPolicy::default(),
         }
     }
 }
@@ -346,6 +352,7 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     refusing_new_calls: bool,
+    invite_limiter: InviteLimiter,
 }
 
 impl Endpoint {
@@ -369,6 +376,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             refusing_new_calls: false,
+            invite_limiter: InviteLimiter::default(),
         }
     }
 
@@ -658,6 +666,12 @@ impl Endpoint {
             }
             return;
         }
+        if !self.config.access.allows(from.ip()) {
+            return match request.method {
+                Method::Invite => self.refuse_invite(now, key, &context, 403, Vec::new()),
+                _ => self.respond_non_invite(now, key, &context, 403, Vec::new()),
+            };
+        }
         let unsupported = unsupported_requirements(&request.headers);
         if !unsupported.is_empty() {
             let extra = vec![Header::Unsupported(headers::Unsupported::new(
@@ -694,6 +708,14 @@ impl Endpoint {
     ) {
         if self.refusing_new_calls {
             return self.refuse_invite(now, key, &context, 503, Vec::new());
+        }
+        let source = context.route.to.ip();
+        if let Some(limit) = self.config.access.invite_rate
+            && !self.config.access.trusts(source)
+            && !self.invite_limiter.admit(source, limit, now)
+        {
+            let extra = vec![Header::RetryAfter(headers::RetryAfter::new("5"))];
+            return self.refuse_invite(now, key, &context, 503, extra);
         }
         let offer = match read_offer(&request) {
             Ok(offer) => offer,
@@ -764,6 +786,12 @@ impl Endpoint {
         self.events.push_back(Event::IncomingCall(IncomingCall {
             call: handle,
             request_uri_user: request.uri.user.clone(),
+            asserted_user: self
+                .config
+                .access
+                .trusts(context.route.to.ip())
+                .then(|| asserted_identity(&request.headers))
+                .flatten(),
             from_user: from.uri.user,
             from_display: from.display,
             to_user: to.uri.user,
@@ -1560,3 +1588,16 @@ fn read_info(request: &Request) -> InfoBody {
 #[cfg(test)]
 #[path = "endpoint_tests.rs"]
 mod tests;
+
+/// The user part of the first P-Asserted-Identity (RFC 3325), if the request has one.
+fn asserted_identity(headers: &rsip::Headers) -> Option<String> {
+    headers.iter().find_map(|header| match header {
+        Header::Other(name, value) if name.eq_ignore_ascii_case("P-Asserted-Identity") => {
+            split_list(value)
+                .first()
+                .and_then(|first| NameAddr::parse(first).ok())
+                .and_then(|identity| identity.uri.user)
+        }
+        _ => None,
+    })
+}

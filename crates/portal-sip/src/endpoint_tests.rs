@@ -892,3 +892,89 @@ fn same_seed_same_bytes() {
     };
     assert_eq!(run(), run());
 }
+
+fn harness_with(access: AccessPolicy) -> Harness {
+    let mut harness = Harness::new();
+    let mut config = config();
+    config.access = access;
+    harness.endpoint = Endpoint::new(config);
+    harness
+}
+
+#[test]
+fn requests_from_outside_the_allowed_networks_get_403() {
+    let mut h = harness_with(AccessPolicy {
+        allowed: vec!["10.0.0.0/8".parse().unwrap()],
+        ..AccessPolicy::default()
+    });
+    h.feed(&invite("z9hG4bKout1", Some(OFFER)));
+    assert_eq!(h.sent_lines(), ["SIP/2.0 403 Forbidden"]);
+    assert!(h.events().is_empty(), "no call is offered");
+    h.feed(&out_of_dialog("OPTIONS", ""));
+    assert_eq!(h.sent_lines(), ["SIP/2.0 403 Forbidden"]);
+    let inside = out_of_dialog("OPTIONS", "").replace("z9hG4bKood", "z9hG4bKinside");
+    h.feed_from("10.1.2.3:5060", &inside);
+    assert_eq!(h.sent_lines(), ["SIP/2.0 200 OK"]);
+}
+
+#[test]
+fn a_source_over_the_invite_rate_gets_503_and_trusted_peers_are_exempt() {
+    let mut h = harness_with(AccessPolicy {
+        trusted: vec!["192.0.2.99".parse().unwrap()],
+        invite_rate: Some(crate::access::RateLimit {
+            per_second: 1.0,
+            burst: 2,
+        }),
+        ..AccessPolicy::default()
+    });
+    for branch in ["z9hG4bKr1", "z9hG4bKr2"] {
+        h.feed(&invite(branch, Some(OFFER)).replace("Call-ID: ", &format!("Call-ID: {branch}")));
+        assert_eq!(h.sent_lines(), ["SIP/2.0 100 Trying"]);
+    }
+    h.feed(&invite("z9hG4bKr3", Some(OFFER)).replace("Call-ID: ", "Call-ID: r3"));
+    let refused = h.sent();
+    assert_eq!(
+        first_line(&refused[0].bytes),
+        "SIP/2.0 503 Service Unavailable"
+    );
+    assert!(String::from_utf8_lossy(&refused[0].bytes).contains("Retry-After: 5"));
+    assert_eq!(h.events().len(), 2, "only the first two calls were offered");
+    for branch in ["z9hG4bKt1", "z9hG4bKt2", "z9hG4bKt3", "z9hG4bKt4"] {
+        h.feed_from(
+            "192.0.2.99:5060",
+            &invite(branch, Some(OFFER)).replace("Call-ID: ", &format!("Call-ID: {branch}")),
+        );
+        assert_eq!(
+            h.sent_lines(),
+            ["SIP/2.0 100 Trying"],
+            "the trusted peer is never limited"
+        );
+    }
+}
+
+#[test]
+fn p_asserted_identity_is_believed_only_from_trusted_peers() {
+    let mut h = harness_with(AccessPolicy {
+        trusted: vec!["192.0.2.99/32".parse().unwrap()],
+        ..AccessPolicy::default()
+    });
+    let with_pai = |branch: &str| {
+        invite(branch, Some(OFFER))
+            .replace("Call-ID: ", &format!("Call-ID: {branch}"))
+            .replace(
+                "CSeq: ",
+                "P-Asserted-Identity: \"Ann\" <sip:5551001@pbx.example>\r\nCSeq: ",
+            )
+    };
+    h.feed_from("192.0.2.99:5060", &with_pai("z9hG4bKpai1"));
+    h.feed(&with_pai("z9hG4bKpai2"));
+    let asserted: Vec<Option<String>> = h
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::IncomingCall(call) => Some(call.asserted_user),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asserted, [Some("5551001".to_owned()), None]);
+}

@@ -119,6 +119,7 @@
 //! - No option tags are supported: any `Require` gets 420 with `Unsupported` listing them.
 //! - An INVITE whose SDP has no PCMU/PCMA audio is refused with 488 before the application sees it.
 
+pub mod access;
 pub mod codec;
 pub mod dtmf;
 pub mod endpoint;

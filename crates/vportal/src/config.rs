@@ -11,7 +11,7 @@ use crate::serve::{MediaSettings, RtpSettings, ServeSettings, SipSettings, Timer
 pub const DEFAULT_FROM: &str = "vportal <voicemail@localhost>";
 
 /// The whole configuration file.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Email: the sender and, optionally, an SMTP relay. Without it notices go to `DATA/outbox/`.

@@ -138,7 +138,10 @@ struct Route {
 /// Finds the portal from the Request-URI (a portal's number or extension, or a voicemail-button pilot).
 async fn route(shared: &Arc<Shared>, incoming: &IncomingCall) -> Result<Route, u16> {
     let dialed = incoming.request_uri_user.clone().unwrap_or_default();
-    let caller = incoming.from_user.clone();
+    let caller = incoming
+        .asserted_user
+        .clone()
+        .or(incoming.from_user.clone());
     let pilot = shared.settings.sip.voicemail_pilots.contains(&dialed);
     let store = Arc::clone(&shared.store);
     let lookup = move || -> Result<Option<Portal>, portal_store::StoreError> {
@@ -253,7 +256,12 @@ impl CallMedia {
     ) -> CallMedia {
         let config = call_settings(&shared, &route.portal);
         let context = CallContext {
-            caller: match &incoming.from_user {
+            // A trusted peer's assertion names the caller; otherwise the From user does.
+            caller: match incoming
+                .asserted_user
+                .as_ref()
+                .or(incoming.from_user.as_ref())
+            {
                 Some(number) => Caller::Identify(number.clone()),
                 None => Caller::Unrecognised,
             },
@@ -267,7 +275,7 @@ impl CallMedia {
             call: Call::new(context, Arc::new(config)),
             handle: incoming.call,
             call_id: incoming.call_id,
-            caller: incoming.from_user,
+            caller: incoming.asserted_user.or(incoming.from_user),
             sender: RtpSender::new(),
             playout: Playout::new(codec),
             playing: None,

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use portal_media::prompts::PromptLibrary;
 use portal_notify::Notifier;
+use portal_sip::access::{AccessPolicy, IpNetwork, RateLimit};
 use portal_sip::endpoint::{CallHandle, ConnectionId, Endpoint, Event, Transport};
 use portal_sip::sdp::SessionDescription;
 use portal_store::{BlockingPool, SqliteStore};
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 /// The `[sip]`, `[rtp]`, `[timers]` and `[media]` sections of the configuration file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServeSettings {
     /// `[sip]`
     pub sip: SipSettings,
@@ -40,7 +41,7 @@ pub struct ServeSettings {
 }
 
 /// Where SIP listens and which numbers mean what.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SipSettings {
     /// The address SIP listens on, UDP and TCP (`[::1]:5060` for IPv6).
@@ -51,15 +52,59 @@ pub struct SipSettings {
     pub t1_ms: u64,
     /// How long a call waits before it is answered (0: at once). A caller may CANCEL meanwhile.
     pub answer_after_ms: u64,
+    /// Networks whose requests are served (CIDR); others get 403. Default: loopback and private networks.
+    pub allow: Vec<String>,
+    /// Trusted peers (a PBX or SBC in front, CIDR): exempt from the rate limit; their P-Asserted-Identity names
+    /// the caller.
+    pub trusted: Vec<String>,
+    /// New INVITEs per second one source may send on average (0: no limit); more get 503.
+    pub invite_rate_per_second: f64,
+    /// New INVITEs one source may send at once.
+    pub invite_burst: u32,
+}
+
+impl SipSettings {
+    /// The endpoint's access rules from these settings.
+    pub fn access_policy(&self) -> Result<AccessPolicy, String> {
+        let parse = |list: &[String]| {
+            list.iter()
+                .map(|text| text.parse::<IpNetwork>().map_err(|error| error.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        if !self.invite_rate_per_second.is_finite() || self.invite_rate_per_second < 0.0 {
+            return Err("[sip] invite_rate_per_second must be 0 or more".into());
+        }
+        Ok(AccessPolicy {
+            allowed: parse(&self.allow)?,
+            trusted: parse(&self.trusted)?,
+            invite_rate: (self.invite_rate_per_second > 0.0).then_some(RateLimit {
+                per_second: self.invite_rate_per_second,
+                burst: self.invite_burst.max(1),
+            }),
+        })
+    }
 }
 
 impl Default for SipSettings {
     fn default() -> Self {
         SipSettings {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
-            voicemail_pilots: vec!["voicemail".into(), "*86".into()],
+            voicemail_pilots: vec!["voicemail".into()],
             t1_ms: 500,
             answer_after_ms: 0,
+            allow: [
+                "127.0.0.0/8",
+                "::1/128",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "fc00::/7",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            trusted: Vec::new(),
+            invite_rate_per_second: 10.0,
+            invite_burst: 20,
         }
     }
 }
@@ -221,6 +266,7 @@ pub struct Server {
     shared: Arc<Shared>,
     udp: Arc<UdpSocket>,
     tcp: TcpListener,
+    access: AccessPolicy,
 }
 
 impl Server {
@@ -230,6 +276,7 @@ impl Server {
         notifier: Arc<dyn Notifier>,
         settings: ServeSettings,
     ) -> Result<Server, ServeError> {
+        let access = settings.sip.access_policy().map_err(ServeError::Settings)?;
         if settings.rtp.port_min > settings.rtp.port_max || settings.rtp.port_min == 0 {
             return Err(ServeError::Settings(format!(
                 "the RTP port range {}-{} is empty",
@@ -277,6 +324,7 @@ impl Server {
             shared,
             udp: Arc::new(udp),
             tcp,
+            access,
         })
     }
 
@@ -293,7 +341,8 @@ impl Server {
     /// Runs until `shutdown` resolves; then refuses new calls (503), hangs up the calls in progress and returns
     /// once they have ended (or after 5 s).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let mut signalling = Signalling::new(self.shared, self.udp, self.sip_addr);
+        let access = self.access;
+        let mut signalling = Signalling::new(self.shared, self.udp, self.sip_addr, access);
         signalling.run(self.tcp, shutdown).await;
     }
 }
@@ -315,8 +364,14 @@ struct Signalling {
 }
 
 impl Signalling {
-    fn new(shared: Arc<Shared>, udp: Arc<UdpSocket>, sip_addr: SocketAddr) -> Signalling {
+    fn new(
+        shared: Arc<Shared>,
+        udp: Arc<UdpSocket>,
+        sip_addr: SocketAddr,
+        access: AccessPolicy,
+    ) -> Signalling {
         let mut config = portal_sip::endpoint::Config::new(sip_addr);
+        config.access = access;
         config.timers.t1 = Duration::from_millis(shared.settings.sip.t1_ms.max(1));
         let (to_signalling, from_calls) = mpsc::unbounded_channel();
         Signalling {
@@ -420,7 +475,8 @@ impl Signalling {
                     // One span per call, carrying its Call-ID, over everything the call's task does.
                     let span = tracing::info_span!("call", call_id = %incoming.call_id);
                     tokio::spawn(
-                        call::run(shared, incoming, from_signalling, to_signalling).instrument(span),
+                        call::run(shared, incoming, from_signalling, to_signalling)
+                            .instrument(span),
                     );
                 }
                 Event::CallAcked { call, answer } => self.tell(call, ToCall::Acked(answer)),
