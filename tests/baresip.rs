@@ -86,4 +86,19 @@ fn baresip_logs_in_hears_the_main_menu_and_is_hung_up_on_after_9() {
         .unwrap();
     let audit = String::from_utf8_lossy(&audit.stdout);
     assert!(audit.contains("\"kind\":\"login_ok\""), "{audit}");
+
+    // The passcode went through the whole server, logging at trace level: it is in none of its logs.
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log ran at trace level"
+    );
+    assert!(
+        log.contains("key press"),
+        "the key presses were logged, as events"
+    );
+    assert!(
+        !log.contains("1357924"),
+        "the passcode is in the server's log"
+    );
 }

@@ -65,7 +65,7 @@ pub struct Server {
     pub sip: SocketAddr,
     /// The data directory.
     pub data: PathBuf,
-    /// The server's log (its standard error, at debug level).
+    /// The server's log (its standard error, at trace level).
     pub log: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
@@ -104,7 +104,7 @@ impl Server {
             .arg("--config")
             .arg(&config)
             .arg("--demo")
-            .env("VPORTAL_LOG", "debug")
+            .env("VPORTAL_LOG", "trace")
             .env_remove("VPORTAL_SEALING_KEY")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
