@@ -15,10 +15,22 @@ fn sipp_to(
     tcp: bool,
     calls: u32,
 ) -> Option<(bool, String)> {
-    let sipp = peer("sipp", "sip-tester")?;
     let trace = tempfile::tempdir().unwrap();
+    sipp_in(trace.path(), server, scenario, dialed, tcp, calls)
+}
+
+/// Runs SIPp in `dir` (where a scenario finds the files it plays).
+fn sipp_in(
+    dir: &std::path::Path,
+    server: &Server,
+    scenario: &str,
+    dialed: &str,
+    tcp: bool,
+    calls: u32,
+) -> Option<(bool, String)> {
+    let sipp = peer("sipp", "sip-tester")?;
     let output = Command::new(sipp)
-        .current_dir(trace.path())
+        .current_dir(dir)
         .arg(server.sip.to_string())
         .args(["-sf"])
         .arg(
@@ -54,7 +66,7 @@ fn sipp_to(
         })
         .output()
         .expect("sipp runs");
-    let errors: String = std::fs::read_dir(trace.path())
+    let errors: String = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
         .filter(|entry| entry.file_name().to_string_lossy().contains("errors"))
@@ -180,4 +192,68 @@ fn stopping_the_server_hangs_up_calls_in_progress_and_exits_cleanly() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn sipp_callers_key_the_passcode_with_rfc_4733_and_are_said_goodbye() {
+    let server = Server::start_demo("");
+    let dir = tempfile::tempdir().unwrap();
+    // Into the welcome: the passcode (barging in); a second later, at the main menu, 9.
+    vportal_tests::write_dtmf_pcap(&dir.path().join("dtmf.pcap"), "1357924#,9", 96, 2500);
+    // One caller, then a small load: six more, three at a time.
+    for (calls, limit) in [(1, "1"), (6, "3")] {
+        let Some((ok, report)) = sipp_with_limit(dir.path(), &server, calls, limit) else {
+            return;
+        };
+        assert!(ok, "{report}");
+    }
+    let audit = Command::new(vportal_tests::vportal_binary())
+        .args(["admin", "--data"])
+        .arg(&server.data)
+        .args(["audit", "--mailbox", "1001", "--limit", "50"])
+        .output()
+        .unwrap();
+    let logins = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .filter(|line| line.contains("\"kind\":\"login_ok\"") && line.contains("from 5551001"))
+        .count();
+    assert_eq!(logins, 7, "every caller logged in");
+}
+
+fn sipp_with_limit(
+    dir: &std::path::Path,
+    server: &Server,
+    calls: u32,
+    limit: &str,
+) -> Option<(bool, String)> {
+    let sipp = peer("sipp", "sip-tester")?;
+    let output = Command::new(sipp)
+        .current_dir(dir)
+        .arg(server.sip.to_string())
+        .arg("-sf")
+        .arg(workspace_root().join("tests/sipp/login_dtmf.xml"))
+        .args(["-s", "5558000", "-i", "127.0.0.1", "-p", "0", "-m"])
+        .arg(calls.to_string())
+        .args([
+            "-l",
+            limit,
+            "-r",
+            "3",
+            "-timeout",
+            "40s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ])
+        .args(["-mp", "0"])
+        .output()
+        .expect("sipp runs");
+    Some((
+        output.status.success(),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    ))
 }

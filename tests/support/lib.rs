@@ -192,3 +192,99 @@ pub fn find_prompt(heard: &[i16], prompt: portal_core::PromptId) -> Option<usize
         .find(|&offset| close(offset, 97) < 40 && close(offset, 1) < 40)
         .map(|offset| offset.saturating_sub(skip))
 }
+
+/// Writes a pcap file (Ethernet, IPv4, UDP) of the RFC 4733 packets a phone sends for `keys` at payload type
+/// `payload_type`: each key held 100 ms, 300 ms apart (a `,` in `keys` waits a second), the whole run starting
+/// `lead_ms` after the first packet
+/// (a silence packet of PCMU keeps the stream alive until then). SIPp replays it with `play_pcap_audio`, to
+/// the address and port the portal's SDP answer names.
+pub fn write_dtmf_pcap(path: &Path, keys: &str, payload_type: u8, lead_ms: u32) {
+    use portal_media::dtmf::{TelephoneEventPacing, telephone_event_packets};
+    use portal_media::rtp::RtpSender;
+
+    let mut sender = RtpSender::from_seed(4733);
+    let mut packets: Vec<(u32, Vec<u8>)> = Vec::new(); // (ms since start, RTP bytes)
+    let mut buffer = [0u8; 1500];
+    // PCMU silence every 20 ms until the keys begin.
+    for frame in 0..lead_ms / 20 {
+        let len = sender.build_audio(0, &[0xff; 160], &mut buffer).unwrap();
+        packets.push((frame * 20, buffer[..len].to_vec()));
+    }
+    let mut at_ms = lead_ms;
+    for key in keys.chars() {
+        if key == ',' {
+            sender.skip(1000 * 8);
+            at_ms += 1000;
+            continue;
+        }
+        let digit = portal_core::Digit::from_char(key).expect("a keypad key");
+        let start = sender.timestamp();
+        for packet in telephone_event_packets(digit, start, 800, TelephoneEventPacing::default()) {
+            let len = sender
+                .build_with_timestamp(
+                    payload_type,
+                    packet.marker,
+                    packet.timestamp,
+                    &packet.event.to_bytes(),
+                    &mut buffer,
+                )
+                .unwrap();
+            packets.push((at_ms + packet.send_at / 8, buffer[..len].to_vec()));
+        }
+        sender.skip(300 * 8);
+        at_ms += 300;
+    }
+    let mut pcap = Vec::new();
+    pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    pcap.extend_from_slice(&0i32.to_le_bytes());
+    pcap.extend_from_slice(&0u32.to_le_bytes());
+    pcap.extend_from_slice(&65_535u32.to_le_bytes());
+    pcap.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
+    for (ms, rtp) in packets {
+        let udp_len = 8 + rtp.len();
+        let ip_len = 20 + udp_len;
+        let frame_len = 14 + ip_len;
+        pcap.extend_from_slice(&(ms / 1000).to_le_bytes());
+        pcap.extend_from_slice(&((ms % 1000) * 1000).to_le_bytes());
+        pcap.extend_from_slice(&(frame_len as u32).to_le_bytes());
+        pcap.extend_from_slice(&(frame_len as u32).to_le_bytes());
+        pcap.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        let mut ip = vec![
+            0x45,
+            0,
+            (ip_len >> 8) as u8,
+            ip_len as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ];
+        ip.extend_from_slice(&[127, 0, 0, 1, 127, 0, 0, 1]);
+        let checksum = ip_checksum(&ip);
+        ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+        pcap.extend_from_slice(&ip);
+        pcap.extend_from_slice(&6000u16.to_be_bytes());
+        pcap.extend_from_slice(&6002u16.to_be_bytes());
+        pcap.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        pcap.extend_from_slice(&0u16.to_be_bytes());
+        pcap.extend_from_slice(&rtp);
+    }
+    std::fs::write(path, pcap).unwrap();
+}
+
+fn ip_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|pair| u32::from(u16::from_be_bytes([pair[0], pair[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
