@@ -1,0 +1,297 @@
+//! `vportal-harness`: call the voice portal from a script and print the transcript; or run the same script as
+//! many calls at once, for load.
+//!
+//! ```text
+//! vportal-harness call --server 127.0.0.1:5070 --from 5551001 --to 5558000 \
+//!     --script "expect welcome; press 1357924#; expect main_menu; press 9; expect goodbye; expect hangup"
+//! ```
+//!
+//! Options: `--dtmf rfc4733|info|inband`, `--telephone-event PT|none`, `--codecs pcmu,pcma`, `--digit-ms N`,
+//! `--gap-ms N`, `--prompts DIR`, `--timeout-s N`, `--trace-sip`, and for load `--calls N --parallel M`
+//! (every call runs the script; a summary follows). The script language is described in
+//! `portal_harness::script`. Exit status: 0 when every call followed its script, 1 when one did not, 2 for a
+//! bad command line.
+
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use portal_harness::script::{self, Step};
+use portal_harness::{Codec, DialOptions, DtmfMode, Phone};
+
+const USAGE: &str =
+    "usage: vportal-harness call --server ADDR --from NUMBER --to NUMBER --script STEPS
+        [--dtmf rfc4733|info|inband] [--telephone-event PT|none] [--codecs pcmu,pcma]
+        [--digit-ms N] [--gap-ms N] [--prompts DIR] [--timeout-s N] [--trace-sip]
+        [--calls N --parallel M]
+
+STEPS are separated by ';': expect PROMPT... | expect hangup | start PROMPT | press KEYS |
+say MS | say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)";
+
+/// One load call: its number, how it went, and when its first prompt started after the dial.
+type Outcome = (usize, Result<(), String>, Option<Duration>);
+
+#[derive(Debug)]
+struct Args {
+    options: DialOptions,
+    steps: Vec<Step>,
+    timeout: Duration,
+    calls: usize,
+    parallel: usize,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut iter = args.iter();
+    match iter.next().map(String::as_str) {
+        Some("call") => {}
+        Some("-h" | "--help") | None => return Err(String::new()),
+        Some(other) => return Err(format!("unknown command {other:?}")),
+    }
+    let mut server = None;
+    let mut from = None;
+    let mut to = None;
+    let mut script_text = None;
+    let mut dtmf = DtmfMode::Rfc4733;
+    let mut telephone_event = Some(101);
+    let mut codecs = vec![Codec::Pcmu, Codec::Pcma];
+    let mut digit_ms = 100;
+    let mut gap_ms = 100;
+    let mut prompts = None;
+    let mut timeout = Duration::from_secs(30);
+    let mut trace = false;
+    let mut calls = 1;
+    let mut parallel = 1;
+    while let Some(flag) = iter.next() {
+        if flag == "--trace-sip" {
+            trace = true;
+            continue;
+        }
+        let value = iter
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .as_str();
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: {v:?} is not a number"))
+        };
+        match flag.as_str() {
+            "--server" => {
+                server = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--server: {value:?} is not an address"))?,
+                )
+            }
+            "--from" => from = Some(value.to_owned()),
+            "--to" => to = Some(value.to_owned()),
+            "--script" => script_text = Some(value.to_owned()),
+            "--dtmf" => {
+                dtmf = match value {
+                    "rfc4733" => DtmfMode::Rfc4733,
+                    "info" => DtmfMode::SipInfo,
+                    "inband" => DtmfMode::Inband,
+                    other => {
+                        return Err(format!("--dtmf: {other:?} is not rfc4733, info or inband"));
+                    }
+                }
+            }
+            "--telephone-event" => {
+                telephone_event = match value {
+                    "none" => None,
+                    pt => Some(
+                        pt.parse::<u8>()
+                            .ok()
+                            .filter(|pt| (96..=127).contains(pt))
+                            .ok_or_else(|| {
+                                format!("--telephone-event: {pt:?} is not 96-127 or none")
+                            })?,
+                    ),
+                }
+            }
+            "--codecs" => {
+                codecs = value
+                    .split(',')
+                    .map(|c| match c.trim().to_ascii_lowercase().as_str() {
+                        "pcmu" => Ok(Codec::Pcmu),
+                        "pcma" => Ok(Codec::Pcma),
+                        other => Err(format!("--codecs: {other:?} is not pcmu or pcma")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--digit-ms" => digit_ms = number(value)? as u32,
+            "--gap-ms" => gap_ms = number(value)? as u32,
+            "--prompts" => prompts = Some(value.into()),
+            "--timeout-s" => timeout = Duration::from_secs(number(value)?),
+            "--calls" => calls = number(value)?.max(1) as usize,
+            "--parallel" => parallel = number(value)?.max(1) as usize,
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    let server = server.ok_or("--server is required")?;
+    let from = from.ok_or("--from is required")?;
+    let to = to.ok_or("--to is required")?;
+    let steps =
+        script::parse(&script_text.ok_or("--script is required")?).map_err(|e| e.to_string())?;
+    let mut options = DialOptions::new(server, from, to);
+    options.dtmf_mode = dtmf;
+    options.telephone_event_pt = if dtmf == DtmfMode::Inband && telephone_event == Some(101) {
+        None // in-band keys are only heard without telephone-event
+    } else {
+        telephone_event
+    };
+    options.codecs = codecs;
+    options.digit_ms = digit_ms;
+    options.gap_ms = gap_ms;
+    if let Some(prompts) = prompts {
+        options.prompts_dir = prompts;
+    }
+    options.trace_sip = trace;
+    Ok(Args {
+        options,
+        steps,
+        timeout,
+        calls,
+        parallel: parallel.min(calls),
+    })
+}
+
+/// One call: dial, run the script, hang up if the script did not end the call.
+fn one_call(args: &Args, print: bool) -> (Result<(), String>, Vec<String>, Option<Duration>) {
+    let dialed = Instant::now();
+    let phone = match Phone::dial(args.options.clone()) {
+        Ok(phone) => phone,
+        Err(error) => return (Err(format!("dial: {error}")), Vec::new(), None),
+    };
+    let result = script::run(&phone, &args.steps, args.timeout, |step| {
+        if print {
+            println!("# {step}");
+        }
+    })
+    .map_err(|e| e.to_string());
+    let _ = phone.hang_up();
+    let first_prompt = phone
+        .heard()
+        .first()
+        .map(|h| h.started.saturating_duration_since(dialed));
+    (result, phone.transcript(), first_prompt)
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&raw) {
+        Ok(args) => args,
+        Err(problem) => {
+            if !problem.is_empty() {
+                eprintln!("vportal-harness: {problem}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.calls == 1 {
+        let (result, transcript, _) = one_call(&args, true);
+        for line in transcript {
+            println!("{line}");
+        }
+        return match result {
+            Ok(()) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("vportal-harness: {error}");
+                ExitCode::from(1)
+            }
+        };
+    }
+
+    // Load: `parallel` workers take calls until `calls` have been placed.
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..args.parallel {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= args.calls {
+                        return;
+                    }
+                    let (result, transcript, first) = one_call(&args, false);
+                    let first_ms = first.map_or_else(|| "-".into(), |f| f.as_millis().to_string());
+                    match &result {
+                        Ok(()) => println!("call {index}: ok (first prompt after {first_ms} ms)"),
+                        Err(error) => println!(
+                            "call {index}: {error} (first prompt after {first_ms} ms)\n  {}",
+                            transcript.join("\n  ")
+                        ),
+                    }
+                    if let Ok(mut results) = results.lock() {
+                        results.push((index, result, first));
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
+    let ok = results.iter().filter(|(_, r, _)| r.is_ok()).count();
+    let mut firsts: Vec<Duration> = results.iter().filter_map(|(_, _, f)| *f).collect();
+    firsts.sort();
+    println!(
+        "{ok} of {} calls followed the script in {:.1} s ({} at a time)",
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        args.parallel
+    );
+    if let (Some(min), Some(max)) = (firsts.first(), firsts.last()) {
+        let median = firsts[firsts.len() / 2];
+        println!(
+            "first prompt after the dial: min {} ms, median {} ms, max {} ms",
+            min.as_millis(),
+            median.as_millis(),
+            max.as_millis()
+        );
+    }
+    if ok == results.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Result<Args, String> {
+        parse_args(
+            &text
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn reads_a_call() {
+        let parsed = args(
+            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script expect_welcome_placeholder \
+             --dtmf inband --codecs pcma,pcmu --calls 4 --parallel 8",
+        );
+        // The script word is not a step: the error names it.
+        assert!(parsed.unwrap_err().contains("expect_welcome_placeholder"));
+        let parsed = args(
+            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --dtmf inband \
+             --codecs pcma,pcmu --calls 4 --parallel 8",
+        )
+        .unwrap();
+        assert_eq!(parsed.options.dtmf_mode, DtmfMode::Inband);
+        assert_eq!(parsed.options.telephone_event_pt, None);
+        assert_eq!(parsed.options.codecs, [Codec::Pcma, Codec::Pcmu]);
+        assert_eq!((parsed.calls, parsed.parallel), (4, 4));
+        assert!(args("call --from 1").is_err());
+        assert!(args("dance").is_err());
+        assert!(args("call --server x --from 1 --to 2 --script hangup").is_err());
+    }
+}

@@ -1,0 +1,550 @@
+//! Prompt recognition: which catalogue prompts a stream of received G.711 frames is made of.
+//!
+//! The portal plays prompts sample-exact: every prompt is encoded once into whole 20 ms frames, and those
+//! frames go out unchanged. So recognition is exact byte comparison, frame by frame, against the same encoding
+//! of the same WAV files ([`PromptCatalog`]). The received stream is cut into talkspurts (the marker bit, a jump
+//! in the RTP timestamp, a new SSRC, or a pause in arrival), and each talkspurt is matched greedily from its
+//! start: at each position the longest prompt whose frames all follow wins. What matches no prompt (the
+//! caller's own recording played back) becomes an `<audio N ms>` entry. A talkspurt that ends inside a prompt
+//! (barge-in) still names that prompt, marked `cut`, when enough of it was heard to tell it apart from every
+//! other prompt: all the frames it shares with another prompt (the leading silence, words another prompt also
+//! starts with) plus [`CUT_MIN_DISTINCT_FRAMES`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use portal_core::PromptId;
+use portal_media::g711::Codec;
+use portal_media::prompts::{FALLBACK_LANGUAGE, PromptError, PromptLibrary};
+use portal_media::rtp::{RtpPacket, SAMPLES_PER_FRAME};
+
+/// The languages whose prompts the recogniser knows.
+pub const LANGUAGES: [&str; 2] = ["en", "es"];
+
+/// Frames a prompt cut short must have beyond what it shares with any other prompt to be named.
+pub const CUT_MIN_DISTINCT_FRAMES: usize = 3;
+
+/// A pause in arrival this long ends a talkspurt (the portal sends a frame every 20 ms while it plays).
+pub const TALKSPURT_IDLE: Duration = Duration::from_millis(300);
+
+/// One prompt of one language as frames in one codec.
+#[derive(Debug)]
+struct CatalogEntry {
+    id: PromptId,
+    language: &'static str,
+    /// The encoded frames, back to back (a multiple of 160 bytes).
+    encoded: Box<[u8]>,
+    /// The longest run of leading frames this prompt shares with any other prompt.
+    shared_prefix: usize,
+}
+
+impl CatalogEntry {
+    fn frame_count(&self) -> usize {
+        self.encoded.len() / SAMPLES_PER_FRAME
+    }
+
+    fn frame(&self, index: usize) -> &[u8] {
+        &self.encoded[index * SAMPLES_PER_FRAME..(index + 1) * SAMPLES_PER_FRAME]
+    }
+
+    /// Frames needed to name this prompt when it was cut short.
+    fn cut_threshold(&self) -> usize {
+        (self.shared_prefix + CUT_MIN_DISTINCT_FRAMES).min(self.frame_count())
+    }
+}
+
+/// Every prompt of the catalogue in every language the portal plays, encoded in both G.711 laws exactly as the
+/// portal encodes them. Build it once and share it ([`PromptCatalog::shared`] caches one per directory).
+#[derive(Debug)]
+pub struct PromptCatalog {
+    pcmu: Vec<CatalogEntry>,
+    pcma: Vec<CatalogEntry>,
+}
+
+impl PromptCatalog {
+    /// Loads `dir/<lang>/<id>.wav` for [`LANGUAGES`] (English must be complete, others fall back to it).
+    pub fn load(dir: &Path) -> Result<PromptCatalog, PromptError> {
+        let library = PromptLibrary::load(dir, &LANGUAGES)?;
+        Ok(PromptCatalog::from_library(&library))
+    }
+
+    /// The catalogue of an already loaded library (for [`LANGUAGES`]).
+    pub fn from_library(library: &PromptLibrary) -> PromptCatalog {
+        let build = |codec: Codec| {
+            let mut entries = Vec::new();
+            for language in LANGUAGES {
+                for &id in PromptId::ALL {
+                    if language != FALLBACK_LANGUAGE && !library.has_own(language, id) {
+                        continue;
+                    }
+                    let audio = library.get(language, id);
+                    entries.push(CatalogEntry {
+                        id,
+                        language,
+                        encoded: audio.encoded(codec).into(),
+                        shared_prefix: 0,
+                    });
+                }
+            }
+            let shared: Vec<usize> = (0..entries.len())
+                .map(|i| {
+                    (0..entries.len())
+                        .filter(|&j| j != i)
+                        .map(|j| common_frames(&entries[i], &entries[j]))
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for (entry, shared) in entries.iter_mut().zip(shared) {
+                entry.shared_prefix = shared;
+            }
+            entries
+        };
+        PromptCatalog {
+            pcmu: build(Codec::Pcmu),
+            pcma: build(Codec::Pcma),
+        }
+    }
+
+    /// The catalogue of `dir`, loaded once per process and shared by every phone.
+    pub fn shared(dir: &Path) -> Result<Arc<PromptCatalog>, PromptError> {
+        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<PromptCatalog>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        let key = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        // Held while loading, so phones dialing at once load the catalogue once.
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(found) = cache.get(&key) {
+            return Ok(Arc::clone(found));
+        }
+        let catalog = Arc::new(PromptCatalog::load(dir)?);
+        cache.insert(key, Arc::clone(&catalog));
+        Ok(catalog)
+    }
+
+    fn entries(&self, codec: Codec) -> &[CatalogEntry] {
+        match codec {
+            Codec::Pcmu => &self.pcmu,
+            Codec::Pcma => &self.pcma,
+        }
+    }
+
+    /// How many (prompt, language) recordings the catalogue holds per codec.
+    pub fn len(&self) -> usize {
+        self.pcmu.len()
+    }
+
+    /// Whether the catalogue is empty (it never is once loaded: English is complete).
+    pub fn is_empty(&self) -> bool {
+        self.pcmu.is_empty()
+    }
+
+    /// How long `id` plays in `language` (padding included), if the catalogue has it.
+    pub fn duration(&self, id: PromptId, language: &str) -> Option<Duration> {
+        self.pcmu
+            .iter()
+            .find(|entry| entry.id == id && entry.language == language)
+            .map(|entry| frames_duration(entry.frame_count()))
+    }
+}
+
+fn common_frames(a: &CatalogEntry, b: &CatalogEntry) -> usize {
+    (0..a.frame_count().min(b.frame_count()))
+        .take_while(|&k| a.frame(k) == b.frame(k))
+        .count()
+}
+
+fn frames_duration(frames: usize) -> Duration {
+    Duration::from_millis(frames as u64 * 20)
+}
+
+/// One thing heard: a prompt (whole or cut short) or audio that is no prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heard {
+    /// The prompt, or `None` for audio that matched no prompt (e.g. the caller's recording played back).
+    pub prompt: Option<PromptId>,
+    /// The language of the prompt's recording (`None` for other audio).
+    pub language: Option<&'static str>,
+    /// When its first frame arrived.
+    pub started: Instant,
+    /// How much of it was heard.
+    pub duration: Duration,
+    /// The talkspurt ended before the prompt did (barge-in).
+    pub cut: bool,
+}
+
+impl Heard {
+    /// `welcome`, `welcome (cut)`, `<audio 2040 ms>`.
+    pub fn label(&self) -> String {
+        match self.prompt {
+            Some(id) if self.cut => format!("{id} (cut)"),
+            Some(id) => id.to_string(),
+            None => format!("<audio {} ms>", self.duration.as_millis()),
+        }
+    }
+}
+
+impl std::fmt::Display for Heard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// Turns the portal's RTP audio into [`Heard`] entries, incrementally, one packet at a time.
+#[derive(Debug)]
+pub struct PromptRecognizer {
+    catalog: Arc<PromptCatalog>,
+    codec: Codec,
+    payload_type: u8,
+    /// Frames of the current talkspurt not yet attributed, with their arrival times.
+    frames: Vec<(Instant, [u8; SAMPLES_PER_FRAME])>,
+    /// Catalogue entries matching every frame in `frames` so far (only while `frames` is not empty).
+    live: Vec<usize>,
+    /// The longest entry fully matched at the start of `frames`: (entry, frames).
+    complete: Option<(usize, usize)>,
+    /// A run of frames that matched no prompt: (first arrival, frames).
+    unknown: Option<(Instant, usize)>,
+    /// Where the current talkspurt's stream is: (ssrc, next expected timestamp).
+    stream: Option<(u32, u32)>,
+    last_sequence: Option<u16>,
+    last_arrival: Option<Instant>,
+    heard: Vec<Heard>,
+    /// Frames of the expected payload type received.
+    pub frames_received: u64,
+    /// Packets of another payload type or size, ignored.
+    pub packets_ignored: u64,
+}
+
+impl PromptRecognizer {
+    /// A recogniser for a stream in `codec` carried with RTP payload type `payload_type`.
+    pub fn new(catalog: Arc<PromptCatalog>, codec: Codec, payload_type: u8) -> PromptRecognizer {
+        PromptRecognizer {
+            catalog,
+            codec,
+            payload_type,
+            frames: Vec::new(),
+            live: Vec::new(),
+            complete: None,
+            unknown: None,
+            stream: None,
+            last_sequence: None,
+            last_arrival: None,
+            heard: Vec::new(),
+            frames_received: 0,
+            packets_ignored: 0,
+        }
+    }
+
+    /// Everything recognised so far (the talkspurt in progress is not included until it is attributed).
+    pub fn heard(&self) -> &[Heard] {
+        &self.heard
+    }
+
+    /// The prompt being played now, once enough of it was heard that it would be named even if it stopped
+    /// here (the same rule as for a prompt cut short).
+    pub fn playing(&self) -> Option<PromptId> {
+        if self.frames.is_empty() {
+            return None;
+        }
+        let entries = self.catalog.entries(self.codec);
+        let matched = self.frames.len();
+        let mut named = self
+            .live
+            .iter()
+            .filter(|&&e| matched >= entries[e].cut_threshold())
+            .map(|&e| entries[e].id);
+        let first = named.next()?;
+        named.all(|id| id == first).then_some(first)
+    }
+
+    /// Feeds one received RTP packet that arrived at `at`.
+    pub fn push(&mut self, packet: &RtpPacket<'_>, at: Instant) {
+        if packet.payload_type != self.payload_type || packet.payload.len() != SAMPLES_PER_FRAME {
+            self.packets_ignored += 1;
+            return;
+        }
+        if self.last_sequence == Some(packet.sequence) {
+            return; // a duplicate
+        }
+        self.last_sequence = Some(packet.sequence);
+        self.frames_received += 1;
+        let continues = self.stream == Some((packet.ssrc, packet.timestamp))
+            && !packet.marker
+            && self
+                .last_arrival
+                .is_none_or(|last| at.saturating_duration_since(last) < TALKSPURT_IDLE);
+        if !continues {
+            self.end_talkspurt();
+        }
+        self.stream = Some((
+            packet.ssrc,
+            packet.timestamp.wrapping_add(SAMPLES_PER_FRAME as u32),
+        ));
+        self.last_arrival = Some(at);
+        let mut frame = [0u8; SAMPLES_PER_FRAME];
+        frame.copy_from_slice(packet.payload);
+        self.frames.push((at, frame));
+        self.extend();
+        self.resolve(false);
+    }
+
+    /// Ends the talkspurt in progress when nothing arrived for [`TALKSPURT_IDLE`] before `now`.
+    pub fn idle(&mut self, now: Instant) {
+        if let Some(last) = self.last_arrival
+            && now.saturating_duration_since(last) >= TALKSPURT_IDLE
+        {
+            self.end_talkspurt();
+        }
+    }
+
+    /// Ends the talkspurt in progress: what is left is attributed (a prompt cut short, or other audio).
+    pub fn end_talkspurt(&mut self) {
+        self.resolve(true);
+        self.flush_unknown();
+        self.stream = None;
+        self.last_arrival = None;
+    }
+
+    /// Narrows `live` by the newest frame (or starts matching when it is the first).
+    fn extend(&mut self) {
+        let entries = self.catalog.entries(self.codec);
+        let index = self.frames.len() - 1;
+        let frame = &self.frames[index].1;
+        if index == 0 {
+            self.live = (0..entries.len())
+                .filter(|&e| entries[e].frame_count() > 0 && entries[e].frame(0) == frame)
+                .collect();
+            self.complete = None;
+        } else {
+            self.live.retain(|&e| {
+                let entry = &entries[e];
+                index < entry.frame_count() && entry.frame(index) == frame
+            });
+        }
+        let matched = index + 1;
+        for &e in &self.live {
+            if entries[e].frame_count() == matched
+                && self.complete.is_none_or(|(_, len)| len < matched)
+            {
+                self.complete = Some((e, matched));
+            }
+        }
+        // Entries that are complete cannot be extended: keep only those still longer than what was matched.
+        self.live.retain(|&e| entries[e].frame_count() > matched);
+    }
+
+    /// Attributes frames from the start of `frames` while that can be decided (always, when `end`).
+    fn resolve(&mut self, end: bool) {
+        let entries = Arc::clone(&self.catalog);
+        let entries = entries.entries(self.codec);
+        while !self.frames.is_empty() {
+            if !self.live.is_empty() && !end {
+                return; // a longer prompt may still follow: wait for more frames
+            }
+            if let Some((entry, len)) = self.complete {
+                self.emit_prompt(&entries[entry], len, false);
+                self.consume(len);
+                continue;
+            }
+            let matched = self.frames.len();
+            let cut = self
+                .live
+                .iter()
+                .copied()
+                .find(|&e| matched >= entries[e].cut_threshold());
+            if let Some(entry) = cut {
+                self.emit_prompt(&entries[entry], matched, true);
+                self.consume(matched);
+                continue;
+            }
+            // The first frame starts no prompt: it is other audio.
+            let started = self.frames[0].0;
+            match &mut self.unknown {
+                Some((_, count)) => *count += 1,
+                None => self.unknown = Some((started, 1)),
+            }
+            self.consume(1);
+        }
+    }
+
+    /// Drops the first `count` frames and rebuilds the match state over the rest.
+    fn consume(&mut self, count: usize) {
+        let rest: Vec<_> = self.frames.drain(..).skip(count).collect();
+        self.live.clear();
+        self.complete = None;
+        for frame in rest {
+            self.frames.push(frame);
+            self.extend();
+        }
+    }
+
+    fn emit_prompt(&mut self, entry: &CatalogEntry, frames: usize, cut: bool) {
+        self.flush_unknown();
+        self.heard.push(Heard {
+            prompt: Some(entry.id),
+            language: Some(entry.language),
+            started: self.frames[0].0,
+            duration: frames_duration(frames),
+            cut,
+        });
+    }
+
+    fn flush_unknown(&mut self) {
+        if let Some((started, frames)) = self.unknown.take() {
+            self.heard.push(Heard {
+                prompt: None,
+                language: None,
+                started,
+                duration: frames_duration(frames),
+                cut: false,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_media::rtp::RtpSender;
+
+    fn catalog() -> Arc<PromptCatalog> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
+        PromptCatalog::shared(&dir).unwrap()
+    }
+
+    fn library() -> PromptLibrary {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts");
+        PromptLibrary::load(&dir, &LANGUAGES).unwrap()
+    }
+
+    /// Plays `playlists` the way the portal does: each playlist one talkspurt, frames back to back.
+    fn play(
+        recognizer: &mut PromptRecognizer,
+        codec: Codec,
+        playlists: &[Vec<Vec<u8>>],
+    ) -> Vec<String> {
+        let mut sender = RtpSender::from_seed(3);
+        let mut buffer = [0u8; 200];
+        let start = Instant::now();
+        let mut tick = 0u32;
+        for playlist in playlists {
+            sender.start_talkspurt();
+            for frame in playlist
+                .iter()
+                .flat_map(|item| item.chunks(SAMPLES_PER_FRAME))
+            {
+                let len = sender
+                    .build_audio(codec.payload_type(), frame, &mut buffer)
+                    .unwrap();
+                let packet = RtpPacket::parse(&buffer[..len]).unwrap();
+                recognizer.push(&packet, start + Duration::from_millis(20 * u64::from(tick)));
+                tick += 1;
+            }
+            sender.skip(160);
+            tick += 1;
+        }
+        recognizer.end_talkspurt();
+        recognizer.heard().iter().map(Heard::label).collect()
+    }
+
+    #[test]
+    fn recognises_playlists_cut_prompts_and_other_audio() {
+        let library = library();
+        for codec in Codec::ALL {
+            let mut recognizer = PromptRecognizer::new(catalog(), codec, codec.payload_type());
+            let prompt = |id| library.get("en", id).encoded(codec).to_vec();
+            let welcome = prompt(PromptId::Welcome);
+            let cut_welcome = welcome[..welcome.len() / 2].to_vec();
+            // Audio that is no prompt, beginning and ending with exact silence like a trimmed recording.
+            let mut recording = vec![codec.silence_code(); 160 * 3];
+            let mut samples = vec![0i16; 160 * 50];
+            for (i, sample) in samples.iter_mut().enumerate() {
+                *sample = ((i * 7919) % 4000) as i16 - 2000;
+            }
+            let mut encoded = vec![0u8; samples.len()];
+            codec.encode(&samples, &mut encoded);
+            recording.extend(encoded);
+            recording.extend(vec![codec.silence_code(); 160 * 5]);
+            let heard = play(
+                &mut recognizer,
+                codec,
+                &[
+                    vec![cut_welcome],
+                    vec![
+                        prompt(PromptId::PasscodeIncorrect),
+                        prompt(PromptId::EnterPasscode),
+                    ],
+                    vec![
+                        prompt(PromptId::NameIs),
+                        recording,
+                        prompt(PromptId::NameReview),
+                    ],
+                    vec![prompt(PromptId::Tone)],
+                    vec![library.get("es", PromptId::Goodbye).encoded(codec).to_vec()],
+                ],
+            );
+            assert_eq!(
+                heard,
+                [
+                    "welcome (cut)",
+                    "passcode_incorrect",
+                    "enter_passcode",
+                    "name_is",
+                    "<audio 1160 ms>",
+                    "name_review",
+                    "tone",
+                    "goodbye",
+                ],
+                "{codec:?}"
+            );
+            assert_eq!(recognizer.heard()[7].language, Some("es"));
+        }
+    }
+
+    #[test]
+    fn every_prompt_is_recognised_alone_and_named_early() {
+        let library = library();
+        let catalog = catalog();
+        for language in LANGUAGES {
+            for &id in PromptId::ALL {
+                let codec = Codec::Pcmu;
+                let mut recognizer = PromptRecognizer::new(Arc::clone(&catalog), codec, 0);
+                let audio = library.get(language, id);
+                let mut sender = RtpSender::from_seed(1);
+                let mut buffer = [0u8; 200];
+                let now = Instant::now();
+                let mut named_at = None;
+                for (k, frame) in audio.encoded(codec).chunks(160).enumerate() {
+                    let len = sender.build_audio(0, frame, &mut buffer).unwrap();
+                    recognizer.push(&RtpPacket::parse(&buffer[..len]).unwrap(), now);
+                    if named_at.is_none()
+                        && (recognizer.playing() == Some(id)
+                            || recognizer.heard().first().and_then(|h| h.prompt) == Some(id))
+                    {
+                        named_at = Some(k);
+                    }
+                }
+                recognizer.end_talkspurt();
+                let heard: Vec<_> = recognizer.heard().iter().map(Heard::label).collect();
+                assert_eq!(heard, [id.to_string()], "{language} {id}");
+                assert!(
+                    named_at.is_some(),
+                    "{language} {id} never named while playing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_prompt_cut_within_its_shared_prefix_is_other_audio() {
+        let library = library();
+        let codec = Codec::Pcma;
+        let mut recognizer = PromptRecognizer::new(catalog(), codec, 8);
+        let welcome = library.get("en", PromptId::Welcome).encoded(codec).to_vec();
+        let heard = play(&mut recognizer, codec, &[vec![welcome[..320].to_vec()]]);
+        assert_eq!(heard, ["<audio 40 ms>"]);
+    }
+}
