@@ -17,7 +17,7 @@ use portal_media::recording::{Recorder, RecorderConfig};
 use portal_media::rtp::{RtpPacket, RtpSender};
 use portal_sip::endpoint::{CallHandle, IncomingCall};
 use portal_sip::sdp::{self, Direction, LocalMedia, NegotiatedMedia, SessionDescription};
-use portal_store::{AccountStore, Moment, Portal, Source};
+use portal_store::{AccountStore, Moment, Policy, Portal, Source};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -133,6 +133,8 @@ pub(crate) async fn run(
 struct Route {
     portal: Portal,
     dialed: Dialed,
+    /// The organization's policy when the call arrived (its rules apply for the whole call).
+    policy: Policy,
 }
 
 /// Finds the portal from the Request-URI (a portal's number or extension, or a voicemail-button pilot).
@@ -144,22 +146,27 @@ async fn route(shared: &Arc<Shared>, incoming: &IncomingCall) -> Result<Route, u
         .or(incoming.from_user.clone());
     let pilot = shared.settings.sip.voicemail_pilots.contains(&dialed);
     let store = Arc::clone(&shared.store);
-    let lookup = move || -> Result<Option<Portal>, portal_store::StoreError> {
-        if pilot {
+    let lookup = move || -> Result<Option<(Portal, Policy)>, portal_store::StoreError> {
+        let portal = if pilot {
             let Some(known) =
                 caller.and_then(|number| store.caller_mailbox(&number).ok().flatten())
             else {
                 return Ok(None);
             };
-            store.portal(&known.portal).map(Some)
+            Some(store.portal(&known.portal)?)
         } else {
-            store.portal_by_dialed(&dialed)
+            store.portal_by_dialed(&dialed)?
+        };
+        match portal {
+            Some(portal) => Ok(Some((portal, store.policy()?))),
+            None => Ok(None),
         }
     };
     let found = on_pool(shared, lookup).await.ok_or(503u16)?;
     match found {
-        Ok(Some(portal)) => Ok(Route {
+        Ok(Some((portal, policy))) => Ok(Route {
             portal,
+            policy,
             dialed: if pilot {
                 Dialed::VoicemailButton
             } else {
@@ -254,7 +261,7 @@ impl CallMedia {
         media: NegotiatedMedia,
         to_signalling: mpsc::UnboundedSender<ToSignalling>,
     ) -> CallMedia {
-        let config = call_settings(&shared, &route.portal);
+        let config = call_settings(&shared, &route.policy);
         let context = CallContext {
             // A trusted peer's assertion names the caller; otherwise the From user does.
             caller: match incoming
@@ -564,16 +571,15 @@ impl CallMedia {
     }
 }
 
-/// The conversation's settings for a call to `portal`: the policy's rules and the configured timers.
-fn call_settings(shared: &Shared, _portal: &Portal) -> CallConfig {
+/// The conversation's settings for a call: the policy's rules and the configured timers.
+fn call_settings(shared: &Shared, policy: &Policy) -> CallConfig {
     let timers = &shared.settings.timers;
-    let policy = shared.store.policy().unwrap_or_default();
     CallConfig {
         first_digit_timeout: Duration::from_millis(timers.first_digit_ms),
         inter_digit_timeout: Duration::from_millis(timers.inter_digit_ms),
         max_silent_reprompts: timers.max_silent_reprompts,
         min_recording: Duration::from_millis(timers.min_recording_ms),
         max_recording: Duration::from_millis(timers.max_recording_ms),
-        ..call_config(&policy)
+        ..call_config(policy)
     }
 }
