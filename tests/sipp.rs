@@ -153,6 +153,12 @@ fn a_call_to_a_number_that_is_no_portal_gets_404() {
 }
 
 #[test]
+fn an_invite_without_sdp_gets_an_offer_in_the_200_and_the_answer_in_the_ack_is_taken() {
+    let server = Server::start_demo("");
+    check(&server, "late_offer", false, 2);
+}
+
+#[test]
 fn a_cancelled_invite_gets_200_and_487() {
     // The portal answers at once by default; here it waits, so the CANCEL surely comes first.
     let server = Server::start_demo("answer_after_ms = 400\n");
