@@ -159,6 +159,12 @@ fn an_invite_without_sdp_gets_an_offer_in_the_200_and_the_answer_in_the_ack_is_t
 }
 
 #[test]
+fn a_re_invite_puts_the_call_on_hold_and_resumes_it() {
+    let server = Server::start_demo("");
+    check(&server, "hold", false, 2);
+}
+
+#[test]
 fn a_cancelled_invite_gets_200_and_487() {
     // The portal answers at once by default; here it waits, so the CANCEL surely comes first.
     let server = Server::start_demo("answer_after_ms = 400\n");
