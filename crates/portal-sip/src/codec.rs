@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use rsip::Header;
 use rsip::prelude::UntypedHeader;
 
-use crate::syntax::{Method, SipUri, UriError, Via, is_token_byte, split_list};
+use crate::syntax::{
+    Method, SipUri, UriError, Via, is_token_byte, split_list, via_value_is_well_formed,
+};
 
 /// Messages (header section and body) above this size are refused (RFC 3261 allows a UDP datagram up to
 /// 65,535 bytes; anything bigger than this over TCP is not a call we want).
@@ -53,7 +55,7 @@ impl Message {
 #[error("{kind}")]
 pub struct DecodeError {
     pub kind: DecodeErrorKind,
-    /// `Some` for a request whose Via, From, To, Call-ID and CSeq could be read: answer with this status.
+    /// `Some` for a request (other than ACK) whose top Via and CSeq could be read: answer with this status.
     pub reply: Option<Box<ErrorReply>>,
 }
 
@@ -79,6 +81,8 @@ pub enum DecodeErrorKind {
     RequestUri,
     #[error("unsupported Request-URI scheme")]
     UriScheme,
+    #[error("single-valued header repeated")]
+    DuplicateHeader,
 }
 
 /// The status to answer a broken request with and the headers a response must echo (RFC 3261 §8.2.6.2).
@@ -94,6 +98,8 @@ pub struct EchoHeaders {
     /// All Via entries, topmost first; the first one parsed.
     pub vias: Vec<String>,
     pub top_via: Via,
+    /// From, To and Call-ID are never empty in a parsed message; in an [`ErrorReply`] they are empty when the
+    /// request lacked them, and the response then leaves them out.
     pub from: String,
     pub to: String,
     pub call_id: String,
@@ -304,30 +310,58 @@ fn check_version(version: &str) -> Option<bool> {
         .then(|| major.trim_start_matches('0') == "2" && minor.trim_start_matches('0').is_empty())
 }
 
+/// The echo headers of a request being refused, read leniently: the top Via may carry another SIP version
+/// (to address a 505) and From, To and Call-ID may be missing (RFC 4475 §3.3.1 asks for a 400 then). The top
+/// Via and a readable CSeq are needed: without them the sender could not match the response to its request.
+/// Via entries below the top that cannot be read at all are left out.
 fn echo_from_pairs(headers: &[(&str, Cow<'_, str>)]) -> Option<EchoHeaders> {
     let find = |wanted: &str| {
         headers
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
-            .map(|(_, value)| value.as_ref())
+            .map_or("", |(_, value)| value.as_ref())
     };
-    let vias: Vec<String> = headers
+    let mut vias = headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("Via"))
-        .flat_map(|(_, value)| split_list(value))
+        .flat_map(|(_, value)| split_list(value));
+    let top = vias.next()?;
+    let top_via = Via::parse_any_version(top)?;
+    let vias: Vec<String> = std::iter::once(top)
+        .chain(vias.filter(|via| Via::parse_any_version(via).is_some()))
         .map(str::to_owned)
         .collect();
-    let top_via = Via::parse(vias.first()?)?;
-    let call_id = find("Call-ID").filter(|id| !id.is_empty())?;
-    let cseq = find("CSeq")?;
+    let cseq = find("CSeq");
     crate::syntax::parse_cseq(cseq)?;
     Some(EchoHeaders {
         vias,
         top_via,
-        from: find("From")?.to_owned(),
-        to: find("To")?.to_owned(),
-        call_id: call_id.to_owned(),
+        from: find("From").to_owned(),
+        to: find("To").to_owned(),
+        call_id: find("Call-ID").to_owned(),
         cseq: cseq.to_owned(),
+    })
+}
+
+/// Headers a request may carry once only (RFC 3261 §7.3.1: only headers defined as comma-separated lists may
+/// repeat; these are single-valued). RFC 4475 §3.3.8 has a request repeating them answered with 400.
+const SINGLE_VALUED: &[&str] = &[
+    "To",
+    "From",
+    "Call-ID",
+    "CSeq",
+    "Max-Forwards",
+    "Content-Length",
+    "Content-Type",
+];
+
+fn has_repeated_single_valued_header(headers: &[(&str, Cow<'_, str>)]) -> bool {
+    SINGLE_VALUED.iter().any(|wanted| {
+        headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .count()
+            > 1
     })
 }
 
@@ -363,10 +397,12 @@ fn decode(bytes: &[u8], framing: Framing) -> Result<Message, DecodeError> {
     let start = parse_start_line(head.start_line);
     let is_request =
         !matches!(start, Some(StartLine::Response { .. })) && !head.start_line.starts_with("SIP/");
+    // An ACK is never answered (RFC 3261 §17.2.1, §17.2.3), however broken.
+    let is_ack = matches!(start, Some(StartLine::Request { method: "ACK", .. }));
     // Refusals of requests are answered when the echo headers can be read.
     let refuse = |kind, status| DecodeError {
         kind,
-        reply: if is_request {
+        reply: if is_request && !is_ack {
             echo_from_pairs(&head.headers).map(|echo| Box::new(ErrorReply { status, echo }))
         } else {
             None
@@ -386,6 +422,14 @@ fn decode(bytes: &[u8], framing: Framing) -> Result<Message, DecodeError> {
     if head.malformed || not_utf8 {
         return Err(refuse(DecodeErrorKind::Header, 400));
     }
+    if is_request
+        && head.headers.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("Via") && !via_value_is_well_formed(value)
+        })
+    {
+        // Empty Via elements or parameters (RFC 4475 §3.1.2.1): syntactically invalid, 400.
+        return Err(refuse(DecodeErrorKind::Header, 400));
+    }
     let available = &bytes[body_start..];
     let body = match (content_length(&head.headers), framing) {
         (Err(kind), _) => return Err(refuse(kind, 400)),
@@ -396,6 +440,9 @@ fn decode(bytes: &[u8], framing: Framing) -> Result<Message, DecodeError> {
         (Ok(None), Framing::Datagram) => available,
         (Ok(None), Framing::Stream) => return Err(refuse(DecodeErrorKind::ContentLength, 400)),
     };
+    if is_request && has_repeated_single_valued_header(&head.headers) {
+        return Err(refuse(DecodeErrorKind::DuplicateHeader, 400));
+    }
     let mut headers = rsip::Headers::default();
     for (name, value) in &head.headers {
         let tokenizer = rsip::headers::header::Tokenizer {
@@ -527,6 +574,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",

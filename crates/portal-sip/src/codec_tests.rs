@@ -244,10 +244,10 @@ fn versions() {
 
 #[test]
 fn requests_we_cannot_address_are_dropped() {
+    // Without the top Via or a CSeq the sender could not match a response to its request.
     for missing in [
         "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic\r\n",
         "CSeq: 1 OPTIONS\r\n",
-        "From: <sip:a@example.com>;tag=1\r\n",
     ] {
         let text = BASIC
             .replace(missing, "")
@@ -331,4 +331,132 @@ fn encoding_writes_content_length() {
         bytes,
         b"BYE sip:[::1]:5060 SIP/2.0\r\nCall-ID: x\r\nContent-Length: 2\r\n\r\nab"
     );
+}
+
+#[test]
+fn requests_without_from_to_or_call_id_get_400_without_them() {
+    // RFC 4475 §3.3.1 (insuf): "Ideally, it will respond with a 400 Bad Request error."
+    let text = BASIC
+        .replace("From: <sip:a@example.com>;tag=1\r\n", "")
+        .replace("To: <sip:portal@example.com>\r\n", "")
+        .replace("Call-ID: basic@192.0.2.1\r\n", "");
+    let error = decode_datagram(text.as_bytes()).unwrap_err();
+    assert_eq!(error.kind, DecodeErrorKind::MandatoryHeader);
+    let reply = error.reply.expect("Via and CSeq address a 400");
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        (
+            reply.echo.from.as_str(),
+            reply.echo.to.as_str(),
+            reply.echo.call_id.as_str()
+        ),
+        ("", "", "")
+    );
+    assert_eq!(reply.echo.cseq, "1 OPTIONS");
+    assert_eq!(reply.echo.top_via.branch(), Some("z9hG4bKbasic"));
+}
+
+#[test]
+fn a_broken_ack_is_never_answered() {
+    let ack = BASIC.replace("OPTIONS", "ACK");
+    for broken in [
+        ack.replace("Call-ID: basic@192.0.2.1\r\n", ""),
+        ack.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia"),
+        ack.replace("Content-Length: 0", "Content-Length: 0\r\nCSeq: 2 ACK"),
+        ack.replace("Content-Length: 0", "Content-Length: 9"),
+    ] {
+        let error = decode_datagram(broken.as_bytes()).unwrap_err();
+        assert_eq!(error.reply, None, "{:?}", error.kind);
+    }
+}
+
+#[test]
+fn another_version_is_answered_505_through_its_via() {
+    // RFC 4475 §3.1.2.16 (badvers): SIP/7.0 in the request line and in the Via; the Via is read whatever its
+    // version to address the 505, and echoed as written.
+    let text = BASIC.replace("SIP/2.0", "SIP/7.0");
+    let error = decode_datagram(text.as_bytes()).unwrap_err();
+    assert_eq!(error.kind, DecodeErrorKind::Version);
+    let reply = error.reply.expect("505 addressed through the Via");
+    assert_eq!(reply.status, 505);
+    assert_eq!(reply.echo.top_via.version, "7.0");
+    assert_eq!(reply.echo.top_via.port, Some(5060));
+    assert_eq!(
+        reply.echo.top_via.to_string(),
+        "SIP/7.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic"
+    );
+}
+
+#[test]
+fn repeated_single_valued_headers_are_refused() {
+    // RFC 4475 §3.3.8 (multi01): "An element receiving this request would respond with a 400 Bad Request".
+    for repeated in [
+        "To: <sip:other@example.net>",
+        "f: <sip:b@example.net>;tag=2",
+        "i: other@192.0.2.2",
+        "CSeq: 59 OPTIONS",
+        "Max-Forwards: 70\r\nMax-Forwards: 5",
+        "Content-Type: application/sdp\r\nc: application/sdp",
+        "l: 0",
+    ] {
+        let text = BASIC.replace(
+            "Content-Length: 0\r\n",
+            &format!("Content-Length: 0\r\n{repeated}\r\n"),
+        );
+        let error = decode_datagram(text.as_bytes()).unwrap_err();
+        assert_eq!(error.kind, DecodeErrorKind::DuplicateHeader, "{repeated}");
+        assert_eq!(error.reply.map(|r| r.status), Some(400), "{repeated}");
+    }
+}
+
+#[test]
+fn headers_that_may_repeat_do_not_make_a_request_invalid() {
+    // RFC 3261 §7.3.1: list headers may come as several lines; real phones and proxies do so.
+    let repeated = "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp2\r\n\
+Route: <sip:p1.example.com;lr>\r\nRoute: <sip:p2.example.com;lr>\r\n\
+Record-Route: <sip:p1.example.com;lr>\r\nRecord-Route: <sip:p2.example.com;lr>\r\n\
+Contact: <sip:a@192.0.2.1>\r\nm: <sip:a@192.0.2.2>\r\n\
+Allow: INVITE, ACK\r\nAllow: BYE\r\nSupported: timer\r\nk: replaces\r\n\
+Require: \r\nRequire: \r\nAccept: application/sdp\r\nAccept: application/dtmf-relay\r\n\
+P-Asserted-Identity: <sip:a@example.com>\r\nP-Asserted-Identity: <tel:+15550100>\r\n";
+    let text = BASIC.replace(
+        "Content-Length: 0\r\n",
+        &format!("{repeated}Content-Length: 0\r\n"),
+    );
+    let parsed = request(&text);
+    let echo = EchoHeaders::from_headers(&parsed.headers).unwrap();
+    assert_eq!(echo.vias.len(), 2);
+    // Responses are not held to it: a duplicated header in an answer to our BYE is no reason to drop it.
+    let response = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKr\r\nFrom: <sip:a@h>;tag=1\r\n\
+To: <sip:b@h>;tag=2\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: r\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+    assert!(matches!(
+        decode_datagram(response.as_bytes()),
+        Ok(Message::Response(_))
+    ));
+}
+
+#[test]
+fn empty_via_elements_and_parameters_are_refused() {
+    // RFC 4475 §3.1.2.1 (badinv01): `Via: SIP/2.0/UDP 192.0.2.15;;,;,,` is syntactically invalid: 400. The
+    // response echoes the readable top Via, not the garbage after it.
+    for via in [
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic;;,;,,",
+        "SIP/2.0/UDP 192.0.2.1:5060;;branch=z9hG4bKbasic",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic,,SIP/2.0/UDP h",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic, ;received=1.2.3.4",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic;=x",
+    ] {
+        let text = BASIC.replace("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKbasic", via);
+        let error = decode_datagram(text.as_bytes()).unwrap_err();
+        assert_eq!(error.kind, DecodeErrorKind::Header, "{via}");
+        let reply = error.reply.expect("the top Via is readable");
+        assert_eq!(reply.status, 400);
+        assert!(
+            reply.echo.vias.iter().all(|v| v.starts_with("SIP/")),
+            "{via}: {:?}",
+            reply.echo.vias
+        );
+    }
+    // A single `;` ending an entry is tolerated.
+    request(&BASIC.replace("z9hG4bKbasic", "z9hG4bKbasic;"));
 }

@@ -717,6 +717,9 @@ impl Endpoint {
             let extra = vec![Header::RetryAfter(headers::RetryAfter::new("5"))];
             return self.refuse_invite(now, key, &context, 503, extra);
         }
+        if !accepts_sdp(&request.headers) {
+            return self.refuse_invite(now, key, &context, 406, Vec::new());
+        }
         let offer = match read_offer(&request) {
             Ok(offer) => offer,
             Err((status, extra)) => return self.refuse_invite(now, key, &context, status, extra),
@@ -897,11 +900,14 @@ impl Endpoint {
             let extra = vec![Header::RetryAfter(headers::RetryAfter::new("2"))];
             return self.refuse_invite(now, key, &context, 500, extra);
         }
+        let tag = call.local_tag.clone();
+        if !accepts_sdp(&request.headers) {
+            return self.refuse_invite_with_tag(now, key, &context, 406, Vec::new(), &tag);
+        }
         let offer = match read_offer(&request) {
             Ok(offer) => offer,
             Err((status, extra)) => return self.refuse_invite(now, key, &context, status, extra),
         };
-        let tag = call.local_tag.clone();
         if offer
             .as_ref()
             .is_some_and(|offer| !sdp::offer_is_acceptable(offer))
@@ -1488,15 +1494,22 @@ fn build_response(
         .iter()
         .map(|via| Header::Via(headers::Via::new(via.clone())))
         .collect();
-    list.push(Header::From(headers::From::new(echo.from.clone())));
+    // From, To and Call-ID are empty only when refusing a request that lacked them: left out then.
+    if !echo.from.is_empty() {
+        list.push(Header::From(headers::From::new(echo.from.clone())));
+    }
     let to = match to_tag {
         Some(tag) if NameAddr::parse(&echo.to).is_ok_and(|to| to.tag().is_none()) => {
             format!("{};tag={tag}", echo.to)
         }
         _ => echo.to.clone(),
     };
-    list.push(Header::To(headers::To::new(to)));
-    list.push(Header::CallId(headers::CallId::new(echo.call_id.clone())));
+    if !to.is_empty() {
+        list.push(Header::To(headers::To::new(to)));
+    }
+    if !echo.call_id.is_empty() {
+        list.push(Header::CallId(headers::CallId::new(echo.call_id.clone())));
+    }
     list.push(Header::CSeq(headers::CSeq::new(echo.cseq.clone())));
     list.extend(extra);
     codec::encode_response(status, &list, body)
@@ -1530,6 +1543,40 @@ fn unsupported_requirements(headers: &rsip::Headers) -> Vec<String> {
         .flatten()
         .filter(|tag| !tag.is_empty())
         .collect()
+}
+
+/// Whether the request's Accept headers let our answer carry SDP, the only body an INVITE's responses carry
+/// here. No Accept means application/sdp (RFC 3261 §20.1); a range with `q=0` excludes. An Accept without a
+/// value is ignored rather than read as "nothing acceptable", to be liberal with phones sending it empty.
+/// RFC 4475 §3.3.15 has an INVITE accepting only `text/nobodyKnowsThis` answered with 406.
+fn accepts_sdp(headers: &rsip::Headers) -> bool {
+    let ranges: Vec<&str> = headers
+        .iter()
+        .filter_map(|header| match header {
+            Header::Accept(accept) => Some(split_list(accept.value())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    ranges.is_empty()
+        || ranges.iter().any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let excluded = parts.any(|param| {
+                param.split_once('=').is_some_and(|(name, value)| {
+                    name.trim().eq_ignore_ascii_case("q")
+                        && value.trim().parse::<f32>().is_ok_and(|q| q == 0.0)
+                })
+            });
+            let matches = match media.split_once('/') {
+                Some((kind, subtype)) => {
+                    (kind.trim() == "*" || kind.trim() == "application")
+                        && (subtype.trim() == "*" || subtype.trim() == "sdp")
+                }
+                None => false,
+            };
+            matches && !excluded
+        })
 }
 
 fn content_type(headers: &rsip::Headers) -> Option<String> {

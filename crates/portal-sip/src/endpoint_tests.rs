@@ -710,8 +710,15 @@ fn broken_requests_are_answered_or_dropped() {
     // Another SIP version: 505.
     harness.feed(&out_of_dialog("OPTIONS", "").replace("SIP/2.0\r\n", "SIP/3.0\r\n"));
     assert_eq!(harness.sent_lines(), ["SIP/2.0 505 Version Not Supported"]);
-    // No Call-ID: nothing to address a response with.
+    // No Call-ID: 400 all the same (RFC 4475 §3.3.1), without a Call-ID line.
     harness.feed(&out_of_dialog("OPTIONS", "").replace("Call-ID: ood@192.0.2.10\r\n", ""));
+    let sent = harness.sent();
+    let text = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"), "{text}");
+    assert_eq!(header(&text, "Call-ID"), None);
+    assert_eq!(header(&text, "CSeq"), Some("5 OPTIONS"));
+    // No CSeq: nothing the sender could match a response with.
+    harness.feed(&out_of_dialog("OPTIONS", "").replace("CSeq: 5 OPTIONS\r\n", ""));
     assert!(harness.sent().is_empty());
     // Garbage and a response matching nothing.
     harness.feed("hello world\r\n\r\n");
@@ -977,4 +984,133 @@ fn p_asserted_identity_is_believed_only_from_trusted_peers() {
         })
         .collect();
     assert_eq!(asserted, [Some("5551001".to_owned()), None]);
+}
+
+#[test]
+fn invite_whose_accept_lacks_sdp_is_406() {
+    // RFC 4475 §3.3.15 (sdp01): Accept: text/nobodyKnowsThis on an INVITE "could respond with a 406 Not
+    // Acceptable"; our answers carry SDP only.
+    let with_accept = |accept: &str| {
+        invite("z9hG4bKacc", Some(OFFER))
+            .replace("CSeq: 1 INVITE\r\n", &format!("CSeq: 1 INVITE\r\n{accept}"))
+    };
+    for refused in [
+        "Accept: text/nobodyKnowsThis\r\n",
+        "Accept: application/sdp;q=0, text/plain\r\n",
+    ] {
+        let mut harness = Harness::new();
+        harness.feed(&with_accept(refused));
+        assert_eq!(
+            harness.sent_lines(),
+            ["SIP/2.0 406 Not Acceptable"],
+            "{refused}"
+        );
+        assert!(harness.events().is_empty());
+    }
+    for accepted in [
+        "",
+        "Accept: application/SDP\r\n",
+        "Accept: text/plain, application/sdp;level=1\r\n",
+        "Accept: text/plain\r\nAccept: application/sdp\r\n",
+        "Accept: application/*\r\n",
+        "Accept: */*;q=0.1\r\n",
+        "Accept: \r\n",
+    ] {
+        let mut harness = Harness::new();
+        harness.feed(&with_accept(accepted));
+        assert_eq!(harness.sent_lines(), ["SIP/2.0 100 Trying"], "{accepted:?}");
+        assert!(matches!(
+            harness.events().as_slice(),
+            [Event::IncomingCall(_)]
+        ));
+    }
+}
+
+#[test]
+fn reinvite_whose_accept_lacks_sdp_is_406_in_the_dialog() {
+    let mut harness = Harness::new();
+    let (_, tag) = harness.established();
+    harness.feed(&in_dialog(
+        "INVITE",
+        "z9hG4bKre406",
+        &tag,
+        2,
+        "Accept: text/plain\r\n",
+        "application/sdp",
+        OFFER,
+    ));
+    let sent = harness.sent();
+    let text = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert!(text.starts_with("SIP/2.0 406 Not Acceptable\r\n"), "{text}");
+    assert_eq!(to_tag_of(&text), tag);
+    assert!(harness.events().is_empty());
+}
+
+#[test]
+fn invite_with_empty_via_parameters_is_400_echoing_a_clean_via() {
+    // RFC 4475 §3.1.2.1 (badinv01).
+    let mut harness = Harness::new();
+    harness.feed(
+        &invite("z9hG4bKbad", Some(OFFER))
+            .replace(";branch=z9hG4bKbad\r\n", ";branch=z9hG4bKbad;;,;,,\r\n"),
+    );
+    let sent = harness.sent();
+    assert_eq!(sent.len(), 1);
+    let text = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"), "{text}");
+    let vias: Vec<&str> = text.lines().filter(|l| l.starts_with("Via:")).collect();
+    assert_eq!(vias, ["Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKbad"]);
+    assert!(harness.events().is_empty());
+}
+
+#[test]
+fn another_sip_version_gets_505_at_the_via_address() {
+    // RFC 4475 §3.1.2.16 (badvers): the 505 goes where the SIP/7.0 Via says (received, sent-by port).
+    let mut harness = Harness::new();
+    let request = out_of_dialog("OPTIONS", "")
+        .replace(" SIP/2.0\r\n", " SIP/7.0\r\n")
+        .replace(
+            "SIP/2.0/UDP 192.0.2.10:5062",
+            "SIP/7.0/UDP c.example.com:5070",
+        );
+    harness.feed(&request);
+    let sent = harness.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "192.0.2.10:5070".parse().unwrap());
+    let text = String::from_utf8(sent[0].bytes.clone()).unwrap();
+    assert!(
+        text.starts_with("SIP/2.0 505 Version Not Supported\r\n"),
+        "{text}"
+    );
+    assert_eq!(
+        header(&text, "Via"),
+        Some("SIP/7.0/UDP c.example.com:5070;branch=z9hG4bKood;received=192.0.2.10")
+    );
+}
+
+#[test]
+fn repeated_single_valued_headers_are_400_and_list_headers_are_fine() {
+    // RFC 4475 §3.3.8 (multi01): two Call-IDs (or To, From, CSeq, Max-Forwards) make the INVITE invalid.
+    let mut harness = Harness::new();
+    harness.feed(&invite("z9hG4bKdup", Some(OFFER)).replace(
+        "CSeq: 1 INVITE\r\n",
+        "CSeq: 1 INVITE\r\nCall-ID: other@192.0.2.2\r\n",
+    ));
+    assert_eq!(harness.sent_lines(), ["SIP/2.0 400 Bad Request"]);
+    assert!(harness.events().is_empty());
+    // What a phone behind two proxies sends: repeated Via, Record-Route, Allow, Supported lines.
+    let mut harness = Harness::new();
+    harness.feed(&invite("z9hG4bKphone", Some(OFFER)).replace(
+        "Max-Forwards: 70\r\n",
+        "Via: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bKp1;received=192.0.2.20\r\n\
+Max-Forwards: 70\r\n\
+Record-Route: <sip:192.0.2.10;lr>\r\nRecord-Route: <sip:192.0.2.20;lr>\r\n\
+Allow: INVITE, ACK, CANCEL\r\nAllow: BYE, INFO\r\nSupported: replaces\r\nSupported: timer\r\n\
+Accept: application/sdp\r\nAccept: application/dtmf-relay\r\n",
+    ));
+    assert_eq!(harness.sent_lines(), ["SIP/2.0 100 Trying"]);
+    assert!(matches!(
+        harness.events().as_slice(),
+        [Event::IncomingCall(_)]
+    ));
 }

@@ -84,6 +84,12 @@ pub fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&byte)
 }
 
+/// Characters of a SIP URI's `userinfo` (RFC 3261 §25.1: `unreserved`, `escaped`, `user-unreserved`, the
+/// password's characters and the ':' before it).
+fn is_userinfo_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-_.!~*'()%&=+$,;?/:".contains(&byte)
+}
+
 /// A `sip:`, `sips:` or `tel:` URI as far as the UAS needs it; `raw` keeps the text for echoing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipUri {
@@ -142,8 +148,20 @@ impl SipUri {
                 params: parse_params(params),
             });
         }
-        // URI headers (`?a=b`) are ignored; '@' and ';' before them belong to userinfo/params.
-        let without_headers = rest.split_once('?').map_or(rest, |(before, _)| before);
+        // URI headers (`?a=b`) are ignored; '@' and ';' before them belong to userinfo/params. The user part
+        // may itself hold '?', ';' and '/' (RFC 3261 `user-unreserved`), and neither parameters nor headers
+        // may hold an unescaped '@', so an '@' after a '?' ends a userinfo when all before it can be one.
+        let without_headers = match rest.split_once('@') {
+            Some((userinfo, after_at))
+                if userinfo.contains('?') && userinfo.bytes().all(is_userinfo_byte) =>
+            {
+                let headers_at = after_at
+                    .find('?')
+                    .map_or(rest.len(), |at| userinfo.len() + 1 + at);
+                &rest[..headers_at]
+            }
+            _ => rest.split_once('?').map_or(rest, |(before, _)| before),
+        };
         let (user, host_part) = match without_headers.split_once('@') {
             Some((userinfo, host_part)) => {
                 let user = userinfo
@@ -292,8 +310,16 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Splits a header value at commas that are outside quotes and angle brackets (RFC 3261 §7.3.1).
+/// Splits a header value at commas that are outside quotes and angle brackets (RFC 3261 §7.3.1), dropping
+/// empty elements.
 pub fn split_list(value: &str) -> Vec<&str> {
+    let mut parts = split_list_keeping_empty(value);
+    parts.retain(|part| !part.is_empty());
+    parts
+}
+
+/// [`split_list`] keeping the empty elements (`a,,b` gives three), trimmed.
+fn split_list_keeping_empty(value: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut in_quotes, mut in_angle, mut escaped) = (false, false, false);
     let mut start = 0;
@@ -315,7 +341,6 @@ pub fn split_list(value: &str) -> Vec<&str> {
         }
     }
     parts.push(value[start..].trim());
-    parts.retain(|part| !part.is_empty());
     parts
 }
 
@@ -391,6 +416,8 @@ fn read_quoted(text: &str) -> Option<(String, &str)> {
 /// One Via entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
+    /// The SIP version of `sent-protocol` as written: "2.0" unless read by [`Via::parse_any_version`].
+    pub version: String,
     pub transport: String,
     /// As written; IPv6 with brackets.
     pub host: String,
@@ -399,7 +426,13 @@ pub struct Via {
 }
 
 impl Via {
+    /// Reads a Via entry of SIP/2.0.
     pub fn parse(text: &str) -> Option<Via> {
+        Via::parse_any_version(text).filter(|via| via.version == "2.0")
+    }
+
+    /// Reads a Via entry whatever its SIP version (`SIP/7.0/UDP host`), enough to address a 505 to it.
+    pub fn parse_any_version(text: &str) -> Option<Via> {
         // sent-protocol is "SIP / 2.0 / UDP" with optional whitespace around the slashes.
         let mut rest = text.trim();
         let mut protocol = [""; 3];
@@ -414,9 +447,12 @@ impl Via {
                 rest = rest.strip_prefix('/')?;
             }
         }
-        if !protocol[0].eq_ignore_ascii_case("SIP")
-            || protocol[1] != "2.0"
-            || protocol[2].is_empty()
+        let version_is_number = protocol[1].split_once('.').is_some_and(|(major, minor)| {
+            [major, minor]
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !protocol[0].eq_ignore_ascii_case("SIP") || !version_is_number || protocol[2].is_empty()
         {
             return None;
         }
@@ -426,6 +462,7 @@ impl Via {
         let (sent_by, params) = split_params(rest);
         let (host, port) = parse_host_port(sent_by)?;
         Some(Via {
+            version: protocol[1].to_owned(),
             transport: protocol[2].to_ascii_uppercase(),
             host: host.to_owned(),
             port,
@@ -460,7 +497,7 @@ impl Via {
 
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SIP/2.0/{} {}", self.transport, self.host)?;
+        write!(f, "SIP/{}/{} {}", self.version, self.transport, self.host)?;
         if let Some(port) = self.port {
             write!(f, ":{port}")?;
         }
@@ -472,6 +509,20 @@ impl fmt::Display for Via {
         }
         Ok(())
     }
+}
+
+/// Whether a Via header value has no empty element (`a,,b`) and no empty parameter (`;;`), which RFC 3261's
+/// grammar forbids (RFC 4475 §3.1.2.1 calls such a request syntactically invalid). A single `;` ending an
+/// entry is tolerated. Entries are not parsed further: only the topmost one is ours to read.
+pub fn via_value_is_well_formed(value: &str) -> bool {
+    split_list_keeping_empty(value).into_iter().all(|entry| {
+        let (sent, params) = split_params(entry);
+        let params: Vec<&str> = params.split(';').skip(1).map(str::trim).collect();
+        let inner = params.split_last().map_or(&[][..], |(_, inner)| inner);
+        !sent.trim().is_empty()
+            && inner.iter().all(|param| !param.is_empty())
+            && params.iter().all(|param| !param.starts_with('='))
+    })
 }
 
 /// `CSeq: 4711 INVITE`.
@@ -547,6 +598,58 @@ mod tests {
             "SIP/2.0/UDP [2001:db8::9:1]:5060;branch=z9hG4bK77;rport"
         );
         assert!(Via::parse("SIP/3.0/UDP h").is_none());
+    }
+
+    #[test]
+    fn user_part_may_hold_question_marks_and_semicolons() {
+        // RFC 4475 §3.1.1.2 (intmeth): `user-unreserved` allows '?', ';', '/', '&', '=', '+', '$', ','.
+        let uri = SipUri::parse(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.\
+             (doesn't-it)@example.com",
+        )
+        .unwrap();
+        assert_eq!(
+            uri.user.as_deref(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(uri.host, "example.com");
+        assert!(uri.params.is_empty());
+        let with_headers = SipUri::parse("sip:a?b@example.com;lr?subject=x").unwrap();
+        assert_eq!(with_headers.user.as_deref(), Some("a?b"));
+        assert_eq!(with_headers.param("lr"), Some(None));
+        // Headers after a user-less host are still cut off.
+        let no_user = SipUri::parse("sip:example.com;transport=tcp?subject=a%40b").unwrap();
+        assert_eq!((no_user.user, no_user.host.as_str()), (None, "example.com"));
+        let unescaped = SipUri::parse("sip:example.com?Call-Info=[x]@h").unwrap();
+        assert_eq!(unescaped.host, "example.com");
+    }
+
+    #[test]
+    fn via_of_another_version_and_malformed_via_lists() {
+        let via = Via::parse_any_version("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw").unwrap();
+        assert_eq!(
+            (via.version.as_str(), via.host.as_str()),
+            ("7.0", "c.example.com")
+        );
+        assert_eq!(
+            via.to_string(),
+            "SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw"
+        );
+        assert!(Via::parse("SIP/7.0/UDP c.example.com").is_none());
+        assert!(Via::parse_any_version("SIP/x.y/UDP h").is_none());
+        assert!(via_value_is_well_formed(
+            "SIP/2.0/UDP a;branch=z9hG4bK1;rport, SIP/2.0/TCP b_c.example.com;branch=x;"
+        ));
+        for bad in [
+            "SIP/2.0/UDP 192.0.2.15;;,;,,",
+            "SIP/2.0/UDP a;branch=x,",
+            ", SIP/2.0/UDP a",
+            "SIP/2.0/UDP a;;branch=x",
+            "SIP/2.0/UDP a;=x",
+            "",
+        ] {
+            assert!(!via_value_is_well_formed(bad), "{bad:?}");
+        }
     }
 
     #[test]
