@@ -72,7 +72,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server with demo data and short timers; `sip_settings` are more lines of its `[sip]` section
+    /// Starts a server with demo data and short timers (recordings end after 4 s); `sip_settings` are more lines of its `[sip]` section
     /// (without a `listen` line it listens on 127.0.0.1, on a free port).
     pub fn start_demo(sip_settings: &str) -> Server {
         let listen = if sip_settings.contains("listen") {
@@ -90,7 +90,7 @@ impl Server {
             &config,
             format!(
                 "[sip]\n{listen}t1_ms = 100\n{sip_settings}\n[rtp]\nport_min = {low}\nport_max = {}\n\n\
-                 [timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\n\n[media]\nprompts = \"{}\"\n",
+                 [timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\nmax_recording_ms = 4000\n\n[media]\nprompts = \"{}\"\n",
                 low + 198,
                 workspace_root().join("prompts").display()
             ),
@@ -287,4 +287,40 @@ fn ip_checksum(header: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+/// Writes 8 kHz mono 16-bit PCM samples as a WAV file.
+pub fn write_wav(path: &Path, samples: &[i16]) {
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&8000u32.to_le_bytes());
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    std::fs::write(path, wav).unwrap();
+}
+
+/// `seconds` of a voice stand-in: a buzz whose pitch and loudness wander like speech, never a DTMF pair.
+pub fn speech_like(seconds: u32) -> Vec<i16> {
+    (0..seconds * 8000)
+        .map(|i| {
+            let t = f64::from(i) / 8000.0;
+            let pitch = 140.0 + 30.0 * (t * 1.7).sin();
+            let loudness = 0.55 + 0.45 * (t * 3.1).sin().abs();
+            let voice = (t * pitch * std::f64::consts::TAU).sin()
+                + 0.4 * (t * pitch * 3.0 * std::f64::consts::TAU).sin();
+            (voice * loudness * 7000.0) as i16
+        })
+        .collect()
 }
