@@ -2,9 +2,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::PasswordHasher;
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use portal_core::Passcode;
 
 use crate::error::{Result, StoreError};
@@ -81,10 +83,11 @@ impl Hasher {
     pub(crate) fn verify(&self, secret: &[u8], phc: &str, fallback: &str) -> bool {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         match PasswordHash::new(phc) {
-            Ok(parsed) => self.argon2.verify_password(secret, &parsed).is_ok(),
+            Ok(parsed) => matches_hash(secret, &parsed),
             Err(_) => {
+                // Same work for an unreadable hash as for a real one.
                 if let Ok(parsed) = PasswordHash::new(fallback) {
-                    let _ = self.argon2.verify_password(secret, &parsed);
+                    let _ = matches_hash(secret, &parsed);
                 }
                 false
             }
@@ -94,6 +97,45 @@ impl Hasher {
     pub(crate) fn verifications(&self) -> u64 {
         self.verifications.load(Ordering::Relaxed)
     }
+}
+
+thread_local! {
+    /// argon2's working memory (19 MiB at the default cost), kept per thread and reused. Allocating it for every
+    /// verification made the allocator keep about one such block per call: a server's memory grew with every
+    /// login. The store's work runs on a fixed pool of threads, so this bounds it to one block per thread.
+    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether `secret` hashes to `hash` under the hash's own algorithm, version and cost, compared in constant time.
+fn matches_hash(secret: &[u8], hash: &PasswordHash) -> bool {
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(hash.algorithm.as_str()),
+        Params::try_from(hash),
+        hash.salt.as_ref(),
+        hash.hash.as_ref(),
+    ) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+        None => Version::default(),
+    };
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut output = [0u8; 64];
+    let Some(output) = output.get_mut(..expected.len()) else {
+        return false;
+    };
+    let hashed = WORKING_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let blocks = params.block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon2.hash_password_into_with_memory(secret, salt, output, &mut memory[..blocks])
+    });
+    // Output's equality is constant-time.
+    hashed.is_ok() && Output::new(output).is_ok_and(|computed| &computed == expected)
 }
 
 #[cfg(test)]
@@ -120,5 +162,37 @@ mod tests {
         let hasher = Hasher::new(HashParams::default()).unwrap();
         let phc = hasher.hash_bytes(b"1").unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    }
+
+    #[test]
+    fn verification_reads_the_cost_from_each_hash_and_agrees_with_argon2() {
+        // A hash made at another cost (an older policy) still verifies, with the reused working memory
+        // growing for it; and every answer is the one argon2's own verifier gives.
+        use argon2::password_hash::PasswordVerifier;
+        let cheap = Hasher::new(HashParams::low_cost_for_tests()).unwrap();
+        let costlier = Hasher::new(HashParams {
+            memory_kib: 4096,
+            iterations: 2,
+            parallelism: 2,
+        })
+        .unwrap();
+        let hashes = [
+            cheap.hash_bytes(b"1357924").unwrap(),
+            costlier.hash_bytes(b"1357924").unwrap(),
+        ];
+        for phc in &hashes {
+            for candidate in [&b"1357924"[..], b"1357925", b"", b"42"] {
+                let reference = Argon2::default()
+                    .verify_password(candidate, &PasswordHash::new(phc).unwrap())
+                    .is_ok();
+                assert_eq!(cheap.verify(candidate, phc, phc), reference, "{phc}");
+                assert_eq!(reference, candidate == b"1357924");
+            }
+        }
+        // A hash whose output was altered does not verify.
+        let mut altered = hashes[0].clone();
+        let last = altered.pop().unwrap();
+        altered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(!cheap.verify(b"1357924", &altered, &hashes[0]));
     }
 }
