@@ -324,3 +324,123 @@ pub fn speech_like(seconds: u32) -> Vec<i16> {
         })
         .collect()
 }
+
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `vportal admin --data <data> ARGS...` with `stdin` as its standard input; returns its standard
+    /// output, or fails the test with its standard error.
+    pub fn admin(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(vportal_binary())
+            .arg("admin")
+            .arg("--data")
+            .arg(&self.data)
+            .args(args)
+            .env_remove("VPORTAL_SEALING_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vportal admin starts");
+        if let Some(mut input) = child.stdin.take() {
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        let output = child.wait_with_output().expect("vportal admin runs");
+        assert!(
+            output.status.success(),
+            "vportal admin {args:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The audit trail of `mailbox`, one JSON object per line, newest first.
+    pub fn audit(&self, mailbox: &str) -> Vec<String> {
+        self.admin(&["audit", "--mailbox", mailbox, "--limit", "1000"], "")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The last `lines` lines of the server's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// How many audit lines (JSON objects) have `"kind":"KIND"`.
+pub fn count_kind(audit: &[String], kind: &str) -> usize {
+    let needle = format!("\"kind\":\"{kind}\"");
+    audit.iter().filter(|line| line.contains(&needle)).count()
+}
+
+/// The passcodes in the outbox emails sent to `address` (the `... passcode:  NNNN` lines), oldest first.
+pub fn emailed_passcodes(data: &Path, address: &str) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("outbox"))
+        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort(); // the names start with the time they were written
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if !text.lines().any(|l| l == format!("To: {address}")) {
+            continue;
+        }
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some((label, value)) = line.split_once(':')
+                && label.to_ascii_lowercase().ends_with("passcode")
+                && !value.trim().is_empty()
+                && value.trim().chars().all(|c| c.is_ascii_digit())
+            {
+                found.push(value.trim().to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// How long one expectation of an end-to-end call may take (the longest prompts run about ten seconds).
+pub const CALL_WAIT: Duration = Duration::from_secs(30);
+
+/// Dial options for a harness call from `from` to the demo portal (5558000) of `server`.
+pub fn call_options(server: &Server, from: &str) -> portal_harness::DialOptions {
+    let mut options = portal_harness::DialOptions::new(server.sip, from, "5558000");
+    options.t1 = Duration::from_millis(100);
+    options.prompts_dir = workspace_root().join("prompts");
+    options
+}
+
+/// Dials the demo portal from `from`, or fails the test with the server's log.
+pub fn dial_from(server: &Server, from: &str) -> portal_harness::Phone {
+    match portal_harness::Phone::dial(call_options(server, from)) {
+        Ok(phone) => phone,
+        Err(error) => panic!(
+            "dial from {from} failed: {error}\n--- server log (tail) ---\n{}",
+            server.log_tail(40)
+        ),
+    }
+}
+
+/// Unwraps a harness result, or fails the test with the call's transcript and the server's log.
+pub fn must<T>(
+    server: &Server,
+    phone: &portal_harness::Phone,
+    result: Result<T, portal_harness::HarnessError>,
+) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!(
+            "{error}\n--- transcript ---\n{}\n--- server log (tail) ---\n{}",
+            phone.transcript().join("\n"),
+            server.log_tail(40)
+        ),
+    }
+}

@@ -46,7 +46,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Modules: [`recognizer`] (prompt recognition), [`script`] (the CLI's call scripts). The SIP user agent and
+//! Modules: [`recognizer`] (prompt recognition), [`script`] (the CLI's call scripts), [`scenario`] (scenario
+//! files: header, one step per line, line numbers in failures), [`load`] (many callers, with a report). The SIP user agent and
 //! the media clock are private.
 
 use std::net::{IpAddr, SocketAddr};
@@ -56,9 +57,11 @@ use std::time::Duration;
 pub use portal_core::PromptId;
 pub use portal_media::g711::Codec;
 
+pub mod load;
 mod media;
 mod phone;
 pub mod recognizer;
+pub mod scenario;
 pub mod script;
 mod sip;
 

@@ -34,7 +34,8 @@ pub(crate) enum Action {
 pub(crate) struct Job {
     pub actions: Vec<(u32, Action)>,
     pub end: u32,
-    pub done: mpsc::Sender<()>,
+    /// Told when the job's first packet was due, once the job is done.
+    pub done: mpsc::Sender<Instant>,
 }
 
 /// How the media thread sends.
@@ -175,7 +176,7 @@ pub(crate) fn run(
                 }
                 next_tick = start + samples_to_duration(job.end);
                 sleep_until(next_tick);
-                let _ = job.done.send(());
+                let _ = job.done.send(start);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if config.idle_silence {

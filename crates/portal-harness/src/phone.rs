@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use portal_core::{Digit, PromptId};
 use portal_media::g711::Codec;
-use portal_media::rtp::RtpPacket;
+use portal_media::rtp::{RtpPacket, SAMPLES_PER_FRAME};
 use portal_sip::codec::{Message, Request, decode_datagram};
 use portal_sip::sdp::{
     self, Direction, MediaDescription, NegotiatedMedia, Origin, RtpMap, SessionDescription,
@@ -122,6 +122,15 @@ struct State {
     local_sdp: String,
     /// INFO bodies the portal sent us.
     infos: Vec<String>,
+    /// Every key sent, with the moment its first packet (or its INFO request) went out.
+    keys_sent: Vec<(Digit, Instant)>,
+    /// The portal's last audio packet: (ssrc, sequence, timestamp, arrival).
+    last_rtp: Option<(u32, u16, u32, Instant)>,
+    /// For each audio packet that directly follows the previous one (same SSRC, next sequence number, the
+    /// timestamp one frame on): how far its arrival gap was from 20 ms, in microseconds.
+    arrival_deviation_us: Vec<u32>,
+    /// From sending the INVITE to receiving its 2xx.
+    setup_time: Option<Duration>,
 }
 
 impl State {
@@ -139,6 +148,29 @@ impl State {
             self.cursor = start;
         }
         start
+    }
+}
+
+impl State {
+    /// Notes an RTP packet's arrival for [`Phone::arrival_deviations`].
+    fn arrival(&mut self, packet: &RtpPacket<'_>, now: Instant) {
+        let audio = self
+            .recognizer
+            .as_ref()
+            .is_some_and(|r| r.payload_type() == packet.payload_type);
+        if !audio {
+            return;
+        }
+        if let Some((ssrc, sequence, timestamp, at)) = self.last_rtp
+            && ssrc == packet.ssrc
+            && packet.sequence == sequence.wrapping_add(1)
+            && packet.timestamp == timestamp.wrapping_add(SAMPLES_PER_FRAME as u32)
+        {
+            let gap = now.saturating_duration_since(at).as_micros() as i64;
+            let deviation = (gap - 20_000).unsigned_abs().min(u64::from(u32::MAX)) as u32;
+            self.arrival_deviation_us.push(deviation);
+        }
+        self.last_rtp = Some((packet.ssrc, packet.sequence, packet.timestamp, now));
     }
 }
 
@@ -289,6 +321,10 @@ impl Phone {
                 skip_next: None,
                 local_sdp: offer_text.clone(),
                 infos: Vec::new(),
+                keys_sent: Vec::new(),
+                last_rtp: None,
+                arrival_deviation_us: Vec::new(),
+                setup_time: None,
             }),
             changed: Condvar::new(),
             stop: Arc::clone(&stop),
@@ -346,6 +382,7 @@ impl Phone {
             options.from,
             describe_offer(&options)
         ));
+        let invite_sent = Instant::now();
         let response = sip.transaction(
             &invite,
             &branch,
@@ -355,6 +392,9 @@ impl Phone {
             |provisional| inner.log(format!("<- {} {}", provisional.status, provisional.reason)),
         )?;
         inner.log(format!("<- {} {}", response.status, response.reason));
+        if response.status < 300 {
+            inner.lock().setup_time = Some(invite_sent.elapsed());
+        }
         let to_with_tag = header(&response.headers, "To").unwrap_or_else(|| to.clone());
         if response.status >= 300 {
             // The ACK of a non-2xx final is part of the INVITE transaction: same branch and Request-URI.
@@ -533,12 +573,21 @@ impl Phone {
         Ok(())
     }
 
-    fn run_job(&self, actions: Vec<(u32, media::Action)>, end: u32) -> Result<(), HarnessError> {
+    /// Runs a media job; returns when its first packet was due to go out.
+    fn run_job(
+        &self,
+        actions: Vec<(u32, media::Action)>,
+        end: u32,
+    ) -> Result<Instant, HarnessError> {
         let jobs = self.media_jobs.as_ref().ok_or(HarnessError::CallEnded)?;
         let (done, finished) = mpsc::channel();
         jobs.send(Job { actions, end, done })
             .map_err(|_| HarnessError::CallEnded)?;
         finished.recv().map_err(|_| HarnessError::CallEnded)
+    }
+
+    fn key_sent(&self, digit: Digit, at: Instant) {
+        self.inner.lock().keys_sent.push((digit, at));
     }
 
     /// Presses `keys` one after the other (`0`-`9`, `*`, `#`; spaces are ignored) in the call's
@@ -569,16 +618,20 @@ impl Phone {
             match self.options.dtmf_mode {
                 DtmfMode::Rfc4733 => {
                     let (actions, end) = media::rfc4733_job(digit, digit_ms, gap_ms);
-                    self.run_job(actions, end)?;
+                    let at = self.run_job(actions, end)?;
+                    self.key_sent(digit, at);
                 }
                 DtmfMode::Inband => {
                     let (actions, end) =
                         media::inband_job(self.negotiated.codec, digit, digit_ms, gap_ms);
-                    self.run_job(actions, end)?;
+                    let at = self.run_job(actions, end)?;
+                    self.key_sent(digit, at);
                 }
                 DtmfMode::SipInfo => {
                     let body = format!("Signal={}\r\nDuration={digit_ms}\r\n", digit.as_char());
+                    let at = Instant::now();
                     self.request("INFO", Some("application/dtmf-relay"), &body)?;
+                    self.key_sent(digit, at);
                     std::thread::sleep(Duration::from_millis(u64::from(digit_ms + gap_ms)));
                 }
             }
@@ -635,7 +688,7 @@ impl Phone {
         ));
         let actions = media::audio_actions(self.negotiated.codec, samples, 0);
         let end = (actions.len() * 160) as u32;
-        self.run_job(actions, end)
+        self.run_job(actions, end).map(|_| ())
     }
 
     /// Speaks an 8 kHz mono 16-bit WAV file.
@@ -844,6 +897,34 @@ impl Phone {
     /// INFO bodies the portal sent.
     pub fn infos_received(&self) -> Vec<String> {
         self.inner.lock().infos.clone()
+    }
+
+    /// Every key sent so far, with the moment its first RFC 4733 packet or tone frame was due on the media
+    /// clock (for SIP INFO: when the request was sent).
+    pub fn keys_sent(&self) -> Vec<(char, Instant)> {
+        self.inner
+            .lock()
+            .keys_sent
+            .iter()
+            .map(|(digit, at)| (digit.as_char(), *at))
+            .collect()
+    }
+
+    /// Call-setup time: from sending the INVITE to receiving its 2xx (retransmissions included).
+    pub fn setup_time(&self) -> Option<Duration> {
+        self.inner.lock().setup_time
+    }
+
+    /// RTP arrival deviations: for each audio packet from the portal that directly follows the previous one
+    /// (same SSRC, next sequence number, timestamp one 20 ms frame later), how far the time since the previous
+    /// packet's arrival was from 20 ms. Gaps between prompts and lost packets are not counted.
+    pub fn arrival_deviations(&self) -> Vec<Duration> {
+        self.inner
+            .lock()
+            .arrival_deviation_us
+            .iter()
+            .map(|&us| Duration::from_micros(u64::from(us)))
+            .collect()
     }
 
     /// The call as text: SIP messages, key presses and what was heard, in time order, in seconds from the
@@ -1080,10 +1161,11 @@ fn rtp_receive(inner: &Inner, socket: &UdpSocket) {
         let playing_before = state.recognizer.as_ref().and_then(|r| r.playing());
         match received {
             Ok((len, _from)) => {
-                if let (Ok(packet), Some(recognizer)) =
-                    (RtpPacket::parse(&buffer[..len]), state.recognizer.as_mut())
-                {
-                    recognizer.push(&packet, now);
+                if let Ok(packet) = RtpPacket::parse(&buffer[..len]) {
+                    state.arrival(&packet, now);
+                    if let Some(recognizer) = state.recognizer.as_mut() {
+                        recognizer.push(&packet, now);
+                    }
                 }
             }
             Err(error)

@@ -238,6 +238,11 @@ impl PromptRecognizer {
         }
     }
 
+    /// The RTP payload type of the audio it recognises.
+    pub fn payload_type(&self) -> u8 {
+        self.payload_type
+    }
+
     /// Everything recognised so far (the talkspurt in progress is not included until it is attributed).
     pub fn heard(&self) -> &[Heard] {
         &self.heard
@@ -289,6 +294,11 @@ impl PromptRecognizer {
         self.frames.push((at, frame));
         self.extend();
         self.resolve(false);
+        // Other audio (a recording played back) ends where a prompt that can be named begins: report it now,
+        // not when that prompt ends, so a caller waiting for it can barge into the prompt.
+        if self.unknown.is_some() && self.playing().is_some() {
+            self.flush_unknown();
+        }
     }
 
     /// Ends the talkspurt in progress when nothing arrived for [`TALKSPURT_IDLE`] before `now`.

@@ -1,10 +1,15 @@
-//! `vportal-harness`: call the voice portal from a script and print the transcript; or run the same script as
-//! many calls at once, for load.
+//! `vportal-harness`: call the voice portal from a scenario file or a one-line script and print the transcript;
+//! or run a scenario as many concurrent callers, for load, and report what it measured.
 //!
 //! ```text
+//! vportal-harness run --server 127.0.0.1:5060 --scenario examples/scenarios/settled_login.vps
+//! vportal-harness load --server 127.0.0.1:5060 --scenario examples/scenarios/load_settled.vps \
+//!     --calls 200 --rate 20 [--duration S] [--server-pid PID] [--json]
 //! vportal-harness call --server 127.0.0.1:5070 --from 5551001 --to 5558000 \
 //!     --script "expect welcome; press 1357924#; expect main_menu; press 9; expect goodbye; expect hangup"
 //! ```
+//!
+//! Scenario files are described in `portal_harness::scenario`, the load report in `portal_harness::load`.
 //!
 //! Options: `--dtmf rfc4733|info|inband`, `--telephone-event PT|none`, `--codecs pcmu,pcma`, `--digit-ms N`,
 //! `--gap-ms N`, `--prompts DIR`, `--timeout-s N`, `--trace-sip`, and for load `--calls N --parallel M`
@@ -17,17 +22,197 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use portal_harness::load::{self, LoadOptions};
+use portal_harness::scenario::Scenario;
 use portal_harness::script::{self, Step};
 use portal_harness::{Codec, DialOptions, DtmfMode, Phone};
 
-const USAGE: &str =
-    "usage: vportal-harness call --server ADDR --from NUMBER --to NUMBER --script STEPS
+const USAGE: &str = "usage: vportal-harness run --server ADDR --scenario FILE [--prompts DIR] [--trace-sip]
+       vportal-harness load --server ADDR --scenario FILE --calls N --rate R [--duration S]
+        [--server-pid PID] [--json] [--prompts DIR]
+       vportal-harness call --server ADDR --from NUMBER --to NUMBER --script STEPS
         [--dtmf rfc4733|info|inband] [--telephone-event PT|none] [--codecs pcmu,pcma]
         [--digit-ms N] [--gap-ms N] [--prompts DIR] [--timeout-s N] [--trace-sip]
         [--calls N --parallel M]
 
 STEPS are separated by ';': expect PROMPT... | expect hangup | start PROMPT | press KEYS |
-say MS | say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)";
+say MS | say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)
+A scenario FILE has a header (from N, to N, dtmf rfc4733|info|inband, telephone-event PT|none,
+codecs pcmu,pcma, timeout SECONDS, digit-ms N, gap-ms N), then one step per line (the steps above,
+`expect P within 5s`, `press K after 500ms`, `call [from N] [to N]` for the next call); // comments.";
+
+/// What `run` and `load` take.
+#[derive(Debug)]
+struct ScenarioArgs {
+    server: std::net::SocketAddr,
+    path: std::path::PathBuf,
+    prompts: Option<std::path::PathBuf>,
+    trace: bool,
+    calls: usize,
+    rate: f64,
+    duration: Option<Duration>,
+    server_pid: Option<u32>,
+    json: bool,
+}
+
+fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, String> {
+    let mut parsed = ScenarioArgs {
+        server: "127.0.0.1:5060".parse().map_err(|_| "address")?,
+        path: Default::default(),
+        prompts: None,
+        trace: false,
+        calls: 1,
+        rate: 10.0,
+        duration: None,
+        server_pid: None,
+        json: false,
+    };
+    let (mut server, mut path, mut calls, mut rate) = (false, false, false, false);
+    let mut iter = args.iter();
+    while let Some(flag) = iter.next() {
+        match flag.as_str() {
+            "--trace-sip" if !load => {
+                parsed.trace = true;
+                continue;
+            }
+            "--json" if load => {
+                parsed.json = true;
+                continue;
+            }
+            _ => {}
+        }
+        let value = iter
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .as_str();
+        let bad = || format!("{flag}: {value:?} is not valid");
+        match flag.as_str() {
+            "--server" => {
+                parsed.server = value.parse().map_err(|_| bad())?;
+                server = true;
+            }
+            "--scenario" => {
+                parsed.path = value.into();
+                path = true;
+            }
+            "--prompts" => parsed.prompts = Some(value.into()),
+            "--calls" if load => {
+                parsed.calls = value.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
+                calls = true;
+            }
+            "--rate" if load => {
+                parsed.rate = value
+                    .parse()
+                    .ok()
+                    .filter(|&r: &f64| r > 0.0 && r.is_finite())
+                    .ok_or_else(bad)?;
+                rate = true;
+            }
+            "--duration" if load => {
+                let seconds: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|&s: &f64| s >= 0.0 && s.is_finite())
+                    .ok_or_else(bad)?;
+                parsed.duration = Some(Duration::from_secs_f64(seconds));
+            }
+            "--server-pid" if load => parsed.server_pid = Some(value.parse().map_err(|_| bad())?),
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if !server {
+        return Err("--server is required".into());
+    }
+    if !path {
+        return Err("--scenario is required".into());
+    }
+    if load && !(calls && rate) {
+        return Err("load needs --calls and --rate".into());
+    }
+    Ok(parsed)
+}
+
+/// `vportal-harness run`: every call of the scenario, with its transcript.
+fn run_scenario(args: &ScenarioArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.path) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("vportal-harness: {}: {error}", args.path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let records = scenario.run(
+        |call| {
+            let mut options = scenario.dial_options(call, args.server);
+            options.trace_sip = args.trace;
+            if let Some(prompts) = &args.prompts {
+                options.prompts_dir = prompts.clone();
+            }
+            println!(
+                "== call from {} to {} (line {})",
+                call.from, call.to, call.line
+            );
+            options
+        },
+        |_, step| println!("# line {}: {}", step.line, step.text),
+    );
+    let mut status = ExitCode::SUCCESS;
+    for record in &records {
+        println!("-- transcript of the call from {} --", record.from);
+        for line in &record.transcript {
+            println!("{line}");
+        }
+        if let Err(failure) = &record.result {
+            eprintln!("vportal-harness: {}: {failure}", args.path.display());
+            status = ExitCode::from(1);
+        }
+    }
+    if status == ExitCode::SUCCESS {
+        println!(
+            "ok: {} call(s) followed {}",
+            records.len(),
+            args.path.display()
+        );
+    }
+    status
+}
+
+/// `vportal-harness load`: the report, as a table or JSON.
+fn run_load(args: &ScenarioArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.path) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("vportal-harness: {}: {error}", args.path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let options = LoadOptions {
+        server: args.server,
+        calls: args.calls,
+        rate: args.rate,
+        duration: args.duration,
+        server_pid: args.server_pid,
+        prompts_dir: args.prompts.clone(),
+        t1: Duration::from_millis(500),
+    };
+    let report = load::run(&scenario, &args.path.display().to_string(), &options);
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("vportal-harness: {error}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        print!("{report}");
+    }
+    if report.calls_failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
 
 /// One load call: its number, how it went, and when its first prompt started after the dial.
 type Outcome = (usize, Result<(), String>, Option<Duration>);
@@ -179,6 +364,18 @@ fn one_call(args: &Args, print: bool) -> (Result<(), String>, Vec<String>, Optio
 
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(command @ ("run" | "load")) = raw.first().map(String::as_str) {
+        let load = command == "load";
+        return match parse_scenario_args(load, &raw[1..]) {
+            Ok(args) if load => run_load(&args),
+            Ok(args) => run_scenario(&args),
+            Err(problem) => {
+                eprintln!("vportal-harness: {problem}");
+                eprintln!("{USAGE}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match parse_args(&raw) {
         Ok(args) => args,
         Err(problem) => {
@@ -293,5 +490,49 @@ mod tests {
         assert!(args("call --from 1").is_err());
         assert!(args("dance").is_err());
         assert!(args("call --server x --from 1 --to 2 --script hangup").is_err());
+    }
+
+    #[test]
+    fn reads_run_and_load() {
+        let words =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_owned).collect() };
+        let run = parse_scenario_args(
+            false,
+            &words("--server 127.0.0.1:5060 --scenario a.vps --trace-sip"),
+        )
+        .unwrap();
+        assert!(run.trace);
+        assert!(
+            parse_scenario_args(
+                false,
+                &words("--server 127.0.0.1:5060 --scenario a.vps --calls 3")
+            )
+            .is_err()
+        );
+        let load = parse_scenario_args(
+            true,
+            &words("--server 127.0.0.1:5060 --scenario a.vps --calls 20 --rate 5 --duration 30 --server-pid 42 --json"),
+        )
+        .unwrap();
+        assert_eq!(
+            (load.calls, load.rate, load.server_pid, load.json),
+            (20, 5.0, Some(42), true)
+        );
+        assert_eq!(load.duration, Some(Duration::from_secs(30)));
+        assert!(
+            parse_scenario_args(
+                true,
+                &words("--server 127.0.0.1:5060 --scenario a.vps --calls 20")
+            )
+            .is_err()
+        );
+        assert!(
+            parse_scenario_args(
+                true,
+                &words("--server 127.0.0.1:5060 --scenario a.vps --calls 0 --rate 1")
+            )
+            .is_err()
+        );
+        assert!(parse_scenario_args(false, &words("--scenario a.vps")).is_err());
     }
 }

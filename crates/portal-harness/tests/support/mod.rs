@@ -87,6 +87,11 @@ impl Server {
 
     /// Starts a server with `extra` appended to the config file.
     pub fn start_with(name: &str, extra: &str) -> Server {
+        Server::start_configured(name, "", extra)
+    }
+
+    /// Starts a server with `sip` added to the config's `[sip]` section and `extra` appended to the file.
+    pub fn start_configured(name: &str, sip: &str, extra: &str) -> Server {
         let binary = vportal_binary();
         let dir = target_dir().join("portal-harness-e2e").join(name);
         let _ = std::fs::remove_dir_all(&dir);
@@ -95,7 +100,7 @@ impl Server {
         std::fs::write(
             &config,
             format!(
-                "[sip]\nt1_ms = 100\n\n[timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\n{extra}"
+                "[sip]\nt1_ms = 100\n{sip}\n\n[timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\n{extra}"
             ),
         )
         .expect("write config");
@@ -157,6 +162,11 @@ impl Server {
         let mut options = DialOptions::new(self.sip, from, "5558000");
         options.t1 = Duration::from_millis(100);
         options
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The last `lines` lines of the server's log.

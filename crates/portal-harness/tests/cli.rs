@@ -1,0 +1,178 @@
+//! The `vportal-harness` command against a real `vportal serve`: `run` with scenario files (a failure names
+//! the line, the step and what was heard) and `load` (the JSON report parses and its counts add up).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::Server;
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vportal-harness"))
+        .args(args)
+        .output()
+        .expect("vportal-harness runs")
+}
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/scenarios")
+        .join(name)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_follows_a_scenario_and_names_the_line_that_failed() {
+    let server = Server::start("cli_run");
+    let sip = server.sip.to_string();
+    let settled = example("settled_login.scenario");
+    let output = harness(&[
+        "run",
+        "--server",
+        &sip,
+        "--scenario",
+        settled.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains("heard goodbye"),
+        "{}",
+        text(&output.stdout)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.scenario");
+    std::fs::write(
+        &wrong,
+        "// expects the wrong thing on line 6\nfrom 5551001\ntimeout 15\nstart welcome\npress 1357924#\n\
+         expect goodbye   // it is the main menu\nexpect hangup\n",
+    )
+    .unwrap();
+    let output = harness(&[
+        "run",
+        "--server",
+        &sip,
+        "--scenario",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("line 6: `expect goodbye` failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("heard main_menu"), "{stderr}");
+
+    std::fs::write(&wrong, "from 5551001\nstart welcome\npress 12x\n").unwrap();
+    let output = harness(&[
+        "run",
+        "--server",
+        &sip,
+        "--scenario",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("line 3"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn load_reports_json_whose_counts_add_up() {
+    // One source address places every call: the per-source INVITE rate limit is off.
+    let server = Server::start_configured("cli_load", "invite_rate_per_second = 0.0", "");
+    let sip = server.sip.to_string();
+    let pid = server.pid().to_string();
+    let settled = example("settled_login.scenario");
+    let output = harness(&[
+        "load",
+        "--server",
+        &sip,
+        "--scenario",
+        settled.to_str().unwrap(),
+        "--calls",
+        "20",
+        "--rate",
+        "10",
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}\n{}",
+        text(&output.stderr),
+        server.log_tail(30)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("the report is JSON");
+    let number = |path: &str| -> f64 {
+        report
+            .pointer(path)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or_else(|| panic!("{path} in {stdout}"))
+    };
+    assert_eq!(number("/calls"), 20.0);
+    assert_eq!(number("/calls_ok"), 20.0);
+    assert_eq!(
+        number("/calls_ok") + number("/calls_failed"),
+        number("/calls")
+    );
+    // 1357924# then 9, in each call.
+    assert_eq!(number("/digits_pressed"), 180.0);
+    assert_eq!(number("/digits_lost"), 0.0);
+    assert_eq!(number("/call_setup/samples"), 20.0);
+    assert_eq!(number("/pound_to_prompt/samples"), 20.0);
+    assert!(number("/rtp_deviation/samples") > 100.0, "{stdout}");
+    for spread in ["call_setup", "pound_to_prompt", "rtp_deviation"] {
+        let (p50, p99, max) = (
+            number(&format!("/{spread}/p50_ms")),
+            number(&format!("/{spread}/p99_ms")),
+            number(&format!("/{spread}/max_ms")),
+        );
+        assert!(0.0 <= p50 && p50 <= p99 && p99 <= max, "{spread}: {stdout}");
+    }
+    assert!(number("/server/cpu_seconds") > 0.0, "{stdout}");
+    assert!(number("/server/peak_rss_kib") > 1000.0, "{stdout}");
+    assert_eq!(report["failures"].as_array().map(Vec::len), Some(0));
+
+    // A scenario whose passcode is wrong: every call fails at the step after the press, whose 8 keys count
+    // as lost; the table names the failure.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.scenario");
+    std::fs::write(
+        &wrong,
+        "from 5551001\ntimeout 15\nstart welcome\npress 1111111#\nstart main_menu\n",
+    )
+    .unwrap();
+    let output = harness(&[
+        "load",
+        "--server",
+        &sip,
+        "--scenario",
+        wrong.to_str().unwrap(),
+        "--calls",
+        "2",
+        "--rate",
+        "5",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let table = text(&output.stdout);
+    assert!(table.contains("0 ok, 2 failed (of 2)"), "{table}");
+    assert!(table.contains("16 of 16 pressed"), "{table}");
+    assert!(
+        table.contains("line 5: `start main_menu` failed"),
+        "{table}"
+    );
+}
