@@ -749,19 +749,7 @@ impl Endpoint {
             .map(|contact| contact.uri);
         let handle = CallHandle(self.fresh_id());
         let local_tag = self.random_token();
-        let transaction = self.fresh_id();
-        let trying = build_response(&context, 100, None, Vec::new(), &[]);
-        self.queue(&context.route, trying.clone());
-        self.insert_server_transaction(
-            transaction,
-            ServerTransaction {
-                key,
-                reply: context.route.clone(),
-                last_response: trying,
-                state: ServerState::Proceeding,
-                call: Some(handle),
-            },
-        );
+        let transaction = self.start_invite_transaction(key, &context, handle);
         let call = Call {
             state: CallState::Offered,
             call_id: context.echo.call_id.clone(),
@@ -915,19 +903,7 @@ impl Endpoint {
             let extra = vec![Header::Accept(headers::Accept::new("application/sdp"))];
             return self.refuse_invite_with_tag(now, key, &context, 488, extra, &tag);
         }
-        let transaction = self.fresh_id();
-        let trying = build_response(&context, 100, None, Vec::new(), &[]);
-        self.queue(&context.route, trying.clone());
-        self.insert_server_transaction(
-            transaction,
-            ServerTransaction {
-                key,
-                reply: context.route.clone(),
-                last_response: trying,
-                state: ServerState::Proceeding,
-                call: Some(handle),
-            },
-        );
+        let transaction = self.start_invite_transaction(key, &context, handle);
         let Some(call) = self.calls.get_mut(&handle.0) else {
             return;
         };
@@ -1256,6 +1232,29 @@ impl Endpoint {
     }
 
     /// Refuses an INVITE before any call exists, with a fresh To tag.
+    /// Answers an INVITE with 100 Trying at once and opens its server transaction (RFC 3261 §17.2.1).
+    fn start_invite_transaction(
+        &mut self,
+        key: TransactionKey,
+        context: &ResponseContext,
+        handle: CallHandle,
+    ) -> u64 {
+        let transaction = self.fresh_id();
+        let trying = build_response(context, 100, None, Vec::new(), &[]);
+        self.queue(&context.route, trying.clone());
+        self.insert_server_transaction(
+            transaction,
+            ServerTransaction {
+                key,
+                reply: context.route.clone(),
+                last_response: trying,
+                state: ServerState::Proceeding,
+                call: Some(handle),
+            },
+        );
+        transaction
+    }
+
     fn refuse_invite(
         &mut self,
         now: Instant,
