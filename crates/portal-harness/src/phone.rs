@@ -181,6 +181,18 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Waits until the state changes (a packet, a SIP message) or `timeout` passes, and locks it again.
+    fn wait_for_change<'a>(
+        &self,
+        state: MutexGuard<'a, State>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, State> {
+        self.changed
+            .wait_timeout(state, timeout)
+            .map(|(guard, _)| guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner().0)
+    }
+
     fn log(&self, line: impl Into<String>) {
         let mut state = self.lock();
         state.log.push((Instant::now(), line.into()));
@@ -768,12 +780,7 @@ impl Phone {
                 });
             }
             let wake = deadline.min(now + Duration::from_millis(100));
-            state = self
-                .inner
-                .changed
-                .wait_timeout(state, wake - now)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+            state = self.inner.wait_for_change(state, wake - now);
         }
     }
 
@@ -829,12 +836,7 @@ impl Phone {
                 });
             }
             let wake = deadline.min(now + Duration::from_millis(100));
-            state = self
-                .inner
-                .changed
-                .wait_timeout(state, wake - now)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+            state = self.inner.wait_for_change(state, wake - now);
         }
     }
 
@@ -875,12 +877,7 @@ impl Phone {
                     after: timeout,
                 });
             }
-            state = self
-                .inner
-                .changed
-                .wait_timeout(state, deadline - now)
-                .map(|(guard, _)| guard)
-                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+            state = self.inner.wait_for_change(state, deadline - now);
         }
     }
 
