@@ -876,6 +876,21 @@ fn immediate<T>(
     Ok(value)
 }
 
+/// After an UPDATE of one portal: an unknown portal if no row changed, else the change in the audit.
+fn portal_changed(
+    tx: &Transaction<'_>,
+    changed: usize,
+    portal: &str,
+    kind: AuditKind,
+    at: Moment,
+    source: &Source,
+) -> Result<()> {
+    if changed == 0 {
+        return Err(StoreError::UnknownPortal(portal.to_owned()));
+    }
+    audit(tx, at, kind, &Subject::portal(portal), source, None)
+}
+
 fn audit(
     conn: &Connection,
     at: Moment,
@@ -1237,17 +1252,7 @@ impl AccountStore for SqliteStore {
                 .map_err(unique_violation(format!(
                     "the number or extension of portal {id}"
                 )))?;
-            if changed == 0 {
-                return Err(StoreError::UnknownPortal(id.to_owned()));
-            }
-            audit(
-                tx,
-                at,
-                AuditKind::PortalChanged,
-                &Subject::portal(id),
-                source,
-                None,
-            )
+            portal_changed(tx, changed, id, AuditKind::PortalChanged, at, source)
         })?;
         self.portal(id)
     }
@@ -1301,16 +1306,13 @@ impl AccountStore for SqliteStore {
                  WHERE id = ?1",
                 params![portal, hash],
             )?;
-            if changed == 0 {
-                return Err(StoreError::UnknownPortal(portal.to_owned()));
-            }
-            audit(
+            portal_changed(
                 tx,
-                at,
+                changed,
+                portal,
                 AuditKind::PortalAdminPasscodeSet,
-                &Subject::portal(portal),
+                at,
                 source,
-                None,
             )
         })
     }
@@ -1322,17 +1324,7 @@ impl AccountStore for SqliteStore {
                 "UPDATE portals SET admin_failed_attempts = 0, admin_locked_at = NULL WHERE id = ?1",
                 [portal],
             )?;
-            if changed == 0 {
-                return Err(StoreError::UnknownPortal(portal.to_owned()));
-            }
-            audit(
-                tx,
-                at,
-                AuditKind::PortalUnlocked,
-                &Subject::portal(portal),
-                source,
-                None,
-            )
+            portal_changed(tx, changed, portal, AuditKind::PortalUnlocked, at, source)
         })
     }
 
