@@ -58,7 +58,7 @@ pub(crate) async fn run(
         Ok(addr) => addr,
         Err(_) => return finished(Some(500)),
     };
-    let local = LocalMedia::new(local_rtp, rand_session_id());
+    let local = LocalMedia::new(local_rtp, session_id(local_rtp.port()));
     // With an offer, answer it; without one, offer ours and learn the answer from the ACK.
     let (answer_sdp, mut media) = match &incoming.offer {
         Some(offer) => match sdp::negotiate(offer, &local) {
@@ -207,12 +207,13 @@ pub(crate) async fn on_pool<T: Send + 'static>(
     }
 }
 
-fn rand_session_id() -> u64 {
+/// The SDP session id (RFC 4566 `o=`): the time, with the call's RTP port so calls of the same second differ.
+fn session_id(rtp_port: u16) -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
+    let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(1)
+        .map_or(1, |elapsed| elapsed.as_secs());
+    (seconds << 16) | u64::from(rtp_port)
 }
 
 fn media_codec(codec: sdp::Codec) -> Codec {
