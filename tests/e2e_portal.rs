@@ -46,6 +46,17 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// "Your name is" and the recording just made, played back.
+    fn hears_name_played_back(&self) -> &Self {
+        must(
+            self.server,
+            &self.phone,
+            self.phone
+                .expect(&[Expect::Prompt(P::NameIs), Expect::Audio], CALL_WAIT),
+        );
+        self
+    }
+
     fn press(&self, keys: &str) -> &Self {
         must(self.server, &self.phone, self.phone.press(keys));
         self
@@ -94,6 +105,34 @@ fn field(json: &str, name: &str) -> String {
                 .to_owned()
         })
         .unwrap_or_else(|| panic!("no {name} in {json}"))
+}
+
+/// Scenario 2: an administrator sets the passcode of a user who never called (1002, still on the organization's
+/// default) with `vportal admin user set-pin`; the first call then asks only for the name, not for a change.
+#[test]
+fn a_passcode_set_by_the_administrator_before_the_first_call_leaves_only_the_name() {
+    let server = Server::start_demo("");
+    server.admin(&["user", "set-pin", "1002"], "4826015\n");
+    let user = server.admin(&["user", "show", "1002"], "");
+    assert_eq!(field(&user, "must_change"), "null", "{user}");
+    assert_eq!(field(&user, "name_recorded"), "false", "{user}");
+    let call = Call::from(&server, "5551002");
+    call.starts(P::Welcome)
+        .press("4826015#")
+        .hears(&[P::MustRecordName, P::RecordName, P::Tone])
+        .say(2000)
+        .press("#")
+        .hears_name_played_back()
+        .starts(P::NameReview)
+        .press("1")
+        .hears(&[P::NameSaved])
+        .starts(P::MainMenu)
+        .hang_up();
+    let audit = server.audit("1002");
+    assert_eq!(count_kind(&audit, "passcode_changed"), 0, "{audit:#?}");
+    assert_eq!(count_kind(&audit, "recording_saved"), 1, "{audit:#?}");
+    let user = server.admin(&["user", "show", "1002"], "");
+    assert_eq!(field(&user, "name_recorded"), "true", "{user}");
 }
 
 #[test]
@@ -208,14 +247,9 @@ fn a_user_onboarded_under_the_generated_policy_must_change_the_emailed_passcode(
         .press("3691470#")
         .hears(&[P::PasscodeChanged, P::RecordName, P::Tone])
         .say(2000)
-        .press("#");
-    must(
-        &server,
-        &call.phone,
-        call.phone
-            .expect(&[Expect::Prompt(P::NameIs), Expect::Audio], CALL_WAIT),
-    );
-    call.starts(P::NameReview)
+        .press("#")
+        .hears_name_played_back()
+        .starts(P::NameReview)
         .press("1")
         .hears(&[P::NameSaved])
         .starts(P::MainMenu)

@@ -14,8 +14,18 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The `vportal` binary of this build. `cargo test --workspace` builds it before any test runs.
+/// The `vportal` binary the suites run: `VPORTAL_BIN` when set (scripts/test points it at the release build,
+/// as operators run it), otherwise the one of this test build's profile.
 pub fn vportal_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("VPORTAL_BIN") {
+        let binary = PathBuf::from(path);
+        assert!(
+            binary.is_file(),
+            "VPORTAL_BIN={} is not a file",
+            binary.display()
+        );
+        return binary;
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
