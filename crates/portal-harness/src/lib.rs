@@ -1,7 +1,8 @@
 //! # portal-harness: a SIP phone in a library, for testing vportal from the outside
 //!
-//! The harness calls the voice portal the way a desk phone does, and only over the network: SIP over UDP to
-//! the portal's signalling address, RTP to whatever address the portal's SDP answer names. It never links the
+//! The harness calls the voice portal the way a desk phone does, and only over the network: SIP to the
+//! portal's signalling address, over UDP or over one TCP connection ([`SipTransport`]), and RTP (always UDP)
+//! to whatever address the portal's SDP answer names. It never links the
 //! server (`vportal`); it shares only the codecs (`portal-sip` for message parsing and SDP, `portal-media`
 //! for G.711, RTP and DTMF) and the prompt identifiers of `portal-core`. End-to-end tests use it to hold a
 //! conversation with a real `vportal serve` and assert the transcript; the `vportal-harness` binary runs the
@@ -10,14 +11,18 @@
 //! What a [`Phone`] does:
 //! - **dials** ([`Phone::dial`]): an INVITE with an SDP offer (the codecs in the order given, and
 //!   telephone-event at a payload type of the caller's choosing, or none), retransmitted on the RFC 3261
-//!   schedule; 1xx, then a 2xx it ACKs (a non-2xx final comes back as [`HarnessError::Rejected`]);
+//!   schedule over UDP; 1xx, then a 2xx it ACKs (a non-2xx final comes back as [`HarnessError::Rejected`]).
+//!   Over TCP every message of the call, both ways, travels on the one connection, framed by Content-Length
+//!   (a message split over several reads, or several in one read, come out whole); the portal's messages are
+//!   kept for inspection ([`Phone::sip_received`]);
 //! - **talks**: from the answer on, its own RTP stream on a 20 ms clock: silence frames (or nothing) while
 //!   idle, key presses as RFC 4733 events, as SIP INFO (`application/dtmf-relay`) or as in-band tones
 //!   ([`DtmfMode`], [`Phone::press`]), and speech from samples or a WAV file ([`Phone::say_samples`]);
 //! - **listens**: every RTP packet from the portal goes through a [`PromptRecognizer`], which names the
 //!   catalogue prompts the audio is made of by exact frame comparison (the portal plays prompts
 //!   sample-exact), marks prompts cut short by a key press, and reports other audio (a recording played back)
-//!   as `<audio N ms>` ([`Phone::heard`], [`Phone::expect`], [`Phone::wait_for`]);
+//!   as `<audio N ms>` ([`Phone::heard`], [`Phone::expect`], [`Phone::wait_for`]); the silence frames the
+//!   portal sends between prompts are nothing heard;
 //! - **hangs up** ([`Phone::hang_up`], BYE and its 200) or notices the portal's BYE, answers it and reports
 //!   it ([`Phone::is_hung_up`], [`Phone::wait_for_hang_up`]); other in-dialog requests (INFO, OPTIONS, a
 //!   re-INVITE) get a sensible answer.
@@ -65,7 +70,7 @@ pub mod scenario;
 pub mod script;
 mod sip;
 
-pub use phone::{Expect, HangUpBy, Negotiated, Phone};
+pub use phone::{Expect, HangUpBy, Negotiated, Phone, ReceivedKind, ReceivedSip};
 pub use recognizer::{Heard, PromptCatalog, PromptRecognizer};
 
 /// How the phone sends key presses.
@@ -91,11 +96,50 @@ pub enum IdleAudio {
     Nothing,
 }
 
+/// How the phone's SIP messages travel to the portal (RTP is always UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SipTransport {
+    /// One UDP socket; requests are retransmitted on the RFC 3261 schedule until answered.
+    #[default]
+    Udp,
+    /// One TCP connection to the portal's SIP address, opened at the dial and used both ways: our requests
+    /// and responses, and the portal's (its BYE, a re-INVITE). Messages are framed by Content-Length (RFC
+    /// 3261 §18.3) and never retransmitted.
+    Tcp,
+}
+
+impl SipTransport {
+    /// The name in a Via header: `UDP` or `TCP`.
+    pub fn via_name(self) -> &'static str {
+        match self {
+            SipTransport::Udp => "UDP",
+            SipTransport::Tcp => "TCP",
+        }
+    }
+
+    /// Reads `udp` or `tcp` (any case).
+    pub fn parse(text: &str) -> Option<SipTransport> {
+        match text.to_ascii_lowercase().as_str() {
+            "udp" => Some(SipTransport::Udp),
+            "tcp" => Some(SipTransport::Tcp),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SipTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.via_name())
+    }
+}
+
 /// How to place a call.
 #[derive(Debug, Clone)]
 pub struct DialOptions {
-    /// The portal's SIP address (UDP).
+    /// The portal's SIP address (the same port for UDP and TCP).
     pub server: SocketAddr,
+    /// How SIP travels: UDP (the default) or TCP.
+    pub transport: SipTransport,
     /// The caller's number: the user part of From (the portal recognises its users by it).
     pub from: String,
     /// The number dialed: the user part of the Request-URI and To (the portal's number or extension).
@@ -118,18 +162,21 @@ pub struct DialOptions {
     pub t1: Duration,
     /// How long to wait for a final response once the portal answered provisionally.
     pub answer_timeout: Duration,
-    /// The local address to bind (default: the address the system routes to the server from).
+    /// The local address to bind (default: the address the system routes to the server from). Over TCP the
+    /// system picks the connection's own address; this then only places RTP.
     pub local_ip: Option<IpAddr>,
     /// Print every SIP message sent and received to standard error.
     pub trace_sip: bool,
 }
 
 impl DialOptions {
-    /// A call from `from` to `to` at `server` with the defaults: PCMU then PCMA, telephone-event at 101, RFC
-    /// 4733 keys held 100 ms with 100 ms between them, the repository's `prompts/`, silence while idle.
+    /// A call from `from` to `to` at `server` with the defaults: SIP over UDP, PCMU then PCMA, telephone-event
+    /// at 101, RFC 4733 keys held 100 ms with 100 ms between them, the repository's `prompts/`, silence while
+    /// idle.
     pub fn new(server: SocketAddr, from: impl Into<String>, to: impl Into<String>) -> DialOptions {
         DialOptions {
             server,
+            transport: SipTransport::Udp,
             from: from.into(),
             to: to.into(),
             codecs: vec![Codec::Pcmu, Codec::Pcma],

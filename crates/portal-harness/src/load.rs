@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::SipTransport;
 use crate::scenario::{CallRecord, Scenario};
 
 /// How to load the portal.
@@ -51,6 +52,8 @@ pub struct LoadOptions {
     pub prompts_dir: Option<PathBuf>,
     /// RFC 3261 T1 for the callers' retransmissions.
     pub t1: Duration,
+    /// How the callers' SIP travels, instead of what the scenario's header says.
+    pub transport: Option<SipTransport>,
 }
 
 /// Milliseconds at the 50th and 99th percentiles (and the maximum where it is reported).
@@ -172,6 +175,9 @@ pub fn run(scenario: &Scenario, scenario_name: &str, options: &LoadOptions) -> L
     let dial = |call: &crate::scenario::ScenarioCall| {
         let mut dial = scenario.dial_options(call, options.server);
         dial.t1 = options.t1;
+        if let Some(transport) = options.transport {
+            dial.transport = transport;
+        }
         if let Some(prompts) = &options.prompts_dir {
             dial.prompts_dir = prompts.clone();
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use portal_core::{Digit, PromptId};
 use portal_media::g711::Codec;
 use portal_media::rtp::{RtpPacket, SAMPLES_PER_FRAME};
-use portal_sip::codec::{Message, Request, decode_datagram};
+use portal_sip::codec::{Message, Request};
 use portal_sip::sdp::{
     self, Direction, MediaDescription, NegotiatedMedia, Origin, RtpMap, SessionDescription,
 };
@@ -20,10 +20,10 @@ use portal_sip::syntax::{Method, NameAddr};
 use crate::media::{self, Job, MediaConfig};
 use crate::recognizer::{Heard, PromptCatalog, PromptRecognizer};
 use crate::sip::{
-    self, Dialog, SipSocket, cseq_method, header, header_list, request_text, response_text, tag_of,
-    token, uri_host,
+    self, Dialog, Incoming, SipReceiver, SipSocket, cseq_method, header, header_list, request_text,
+    response_text, tag_of, token, uri_host,
 };
-use crate::{DialOptions, DtmfMode, HarnessError, IdleAudio};
+use crate::{DialOptions, DtmfMode, HarnessError, IdleAudio, SipTransport};
 
 /// After the call ended, how long a wait still gives late audio the chance to be attributed.
 const HANG_UP_GRACE: Duration = Duration::from_millis(600);
@@ -98,6 +98,47 @@ pub struct Negotiated {
     pub direction: Direction,
 }
 
+/// A SIP message the phone received from the portal, as far as a test needs to look at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedSip {
+    /// `INVITE`, `BYE`, ... for a request; the status code for a response.
+    pub kind: ReceivedKind,
+    /// The topmost Via value: the portal's own for its requests, ours echoed in responses
+    /// (`SIP/2.0/TCP 127.0.0.1:40312;branch=...`).
+    pub top_via: Option<String>,
+    /// The Contact value, when the message has one.
+    pub contact: Option<String>,
+    /// The CSeq value (`1 INVITE`).
+    pub cseq: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// What kind of SIP message was received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivedKind {
+    /// A request, by method name.
+    Request(String),
+    /// A response, by status code.
+    Response(u16),
+}
+
+impl ReceivedSip {
+    fn of(message: &Message, at: Instant) -> ReceivedSip {
+        let headers = message.headers();
+        ReceivedSip {
+            kind: match message {
+                Message::Request(request) => ReceivedKind::Request(request.method.to_string()),
+                Message::Response(response) => ReceivedKind::Response(response.status),
+            },
+            top_via: header_list(headers, "Via").into_iter().next(),
+            contact: header(headers, "Contact"),
+            cseq: header(headers, "CSeq"),
+            at,
+        }
+    }
+}
+
 /// What the threads share.
 struct Inner {
     sip: Arc<SipSocket>,
@@ -122,6 +163,8 @@ struct State {
     local_sdp: String,
     /// INFO bodies the portal sent us.
     infos: Vec<String>,
+    /// Every SIP message received, in order.
+    sip_received: Vec<ReceivedSip>,
     /// Every key sent, with the moment its first packet (or its INFO request) went out.
     keys_sent: Vec<(Digit, Instant)>,
     /// The portal's last audio packet: (ssrc, sequence, timestamp, arrival).
@@ -308,15 +351,31 @@ impl Phone {
     /// Places a call and returns once it is answered (ACK sent, RTP flowing both ways).
     pub fn dial(options: DialOptions) -> Result<Phone, HarnessError> {
         let catalog = PromptCatalog::shared(&options.prompts_dir)?;
-        let local_ip = match options.local_ip {
-            Some(ip) => ip,
-            None => local_ip_towards(options.server)?,
+        let (sip, sip_receiver, local_ip) = match options.transport {
+            SipTransport::Udp => {
+                let local_ip = match options.local_ip {
+                    Some(ip) => ip,
+                    None => local_ip_towards(options.server)?,
+                };
+                let (sip, receiver) =
+                    SipSocket::udp(SocketAddr::new(local_ip, 0), options.t1, options.trace_sip)?;
+                (sip, receiver, local_ip)
+            }
+            SipTransport::Tcp => {
+                // Connecting is the first exchange with the portal: give it as long as a transaction.
+                let (sip, receiver) = SipSocket::tcp(
+                    options.server,
+                    options.t1 * 64,
+                    options.t1,
+                    options.trace_sip,
+                )?;
+                let local_ip = options.local_ip.unwrap_or(sip.local.ip());
+                (sip, receiver, local_ip)
+            }
         };
-        let sip_socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))?;
-        sip_socket.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let sip = Arc::new(sip);
         let rtp_socket = Arc::new(UdpSocket::bind(SocketAddr::new(local_ip, 0))?);
         rtp_socket.set_read_timeout(Some(Duration::from_millis(50)))?;
-        let sip = Arc::new(SipSocket::new(sip_socket, options.t1, options.trace_sip)?);
         let rtp_local = rtp_socket.local_addr()?;
         let our_offer = offer(&options, rtp_local);
         let offer_text = our_offer.to_string();
@@ -333,6 +392,7 @@ impl Phone {
                 skip_next: None,
                 local_sdp: offer_text.clone(),
                 infos: Vec::new(),
+                sip_received: Vec::new(),
                 keys_sent: Vec::new(),
                 last_rtp: None,
                 arrival_deviation_us: Vec::new(),
@@ -347,7 +407,7 @@ impl Phone {
             threads.push(
                 std::thread::Builder::new()
                     .name("harness-sip".into())
-                    .spawn(move || sip_receive(&inner))?,
+                    .spawn(move || sip_receive(&inner, sip_receiver))?,
             );
         }
         let mut phone_threads = PhoneThreads {
@@ -367,12 +427,24 @@ impl Phone {
             uri_host(sip.local)
         );
         let to = format!("<sip:{}@{server_host}>", options.to);
-        let contact = format!("<sip:{}@{}>", options.from, uri_host(sip.local));
-        let invite_headers = vec![
-            format!(
-                "Via: SIP/2.0/UDP {};branch={branch};rport",
+        let transport = options.transport;
+        let contact = match transport {
+            SipTransport::Udp => format!("<sip:{}@{}>", options.from, uri_host(sip.local)),
+            SipTransport::Tcp => format!(
+                "<sip:{}@{};transport=tcp>",
+                options.from,
                 uri_host(sip.local)
             ),
+        };
+        let via = |branch: &str| {
+            format!(
+                "Via: SIP/2.0/{} {};branch={branch};rport",
+                transport.via_name(),
+                uri_host(sip.local)
+            )
+        };
+        let invite_headers = vec![
+            via(&branch),
             "Max-Forwards: 70".to_owned(),
             format!("From: {from}"),
             format!("To: {to}"),
@@ -390,7 +462,7 @@ impl Phone {
             &offer_text,
         );
         inner.log(format!(
-            "-> INVITE {request_uri} from {} (offer {})",
+            "-> INVITE {request_uri} from {} over {transport} (offer {})",
             options.from,
             describe_offer(&options)
         ));
@@ -411,17 +483,14 @@ impl Phone {
         if response.status >= 300 {
             // The ACK of a non-2xx final is part of the INVITE transaction: same branch and Request-URI.
             let ack_headers = vec![
-                format!(
-                    "Via: SIP/2.0/UDP {};branch={branch};rport",
-                    uri_host(sip.local)
-                ),
+                via(&branch),
                 "Max-Forwards: 70".to_owned(),
                 format!("From: {from}"),
                 format!("To: {to_with_tag}"),
                 format!("Call-ID: {call_id}"),
                 "CSeq: 1 ACK".to_owned(),
             ];
-            sip.send(
+            let _ = sip.send(
                 &request_text("ACK", &request_uri, &ack_headers, None, ""),
                 options.server,
             );
@@ -459,11 +528,12 @@ impl Phone {
             cseq: 0,
             ack: Vec::new(),
             contact,
+            transport,
         };
         // The ACK carries the INVITE's CSeq number (1): the dialog's count starts at 0.
         let (ack, _) = dialog.request("ACK", sip.local, None, "");
         dialog.ack = ack.clone();
-        sip.send(&ack, next_hop);
+        let _ = sip.send(&ack, next_hop);
         inner.log("-> ACK");
 
         let answer_text = String::from_utf8_lossy(&response.body).into_owned();
@@ -891,6 +961,26 @@ impl Phone {
         result.map(|_| ())
     }
 
+    /// Every SIP message received from the portal so far, in order of arrival.
+    pub fn sip_received(&self) -> Vec<ReceivedSip> {
+        self.inner.lock().sip_received.clone()
+    }
+
+    /// How the call's SIP travels.
+    pub fn transport(&self) -> SipTransport {
+        self.options.transport
+    }
+
+    /// The portal's Contact URI from its 2xx: where the call's requests go (`;transport=tcp` when the portal
+    /// saw the call arrive over TCP).
+    pub fn remote_target(&self) -> Option<String> {
+        self.inner
+            .lock()
+            .dialog
+            .as_ref()
+            .map(|d| d.remote_target.clone())
+    }
+
     /// INFO bodies the portal sent.
     pub fn infos_received(&self) -> Vec<String> {
         self.inner.lock().infos.clone()
@@ -960,7 +1050,7 @@ impl Drop for Phone {
                 })
             };
             if let Some((bytes, to)) = sent {
-                self.inner.sip.send(&bytes, to);
+                let _ = self.inner.sip.send(&bytes, to);
             }
             self.inner.end(HangUpBy::Us);
         }
@@ -1012,8 +1102,7 @@ fn describe_offer(options: &DialOptions) -> String {
 }
 
 /// The SIP receiving thread: responses to their transactions, requests answered.
-fn sip_receive(inner: &Inner) {
-    let mut buffer = vec![0u8; 65_536];
+fn sip_receive(inner: &Inner, mut receiver: SipReceiver) {
     // Keep answering (a retransmitted BYE, say) a little after the call ended.
     let mut stopped_at: Option<Instant> = None;
     loop {
@@ -1023,32 +1112,32 @@ fn sip_receive(inner: &Inner) {
                 return;
             }
         }
-        let (len, from) = match inner.sip.socket.recv_from(&mut buffer) {
-            Ok(received) => received,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(_) => return,
-        };
-        if inner.sip.trace {
-            eprintln!(
-                "harness {} <- {from}\n{}",
-                inner.sip.local,
-                String::from_utf8_lossy(&buffer[..len])
-            );
-        }
-        let message = match decode_datagram(&buffer[..len]) {
-            Ok(message) => message,
-            Err(error) => {
+        let (message, from) = match receiver.receive() {
+            Incoming::Message {
+                from,
+                message: Ok(message),
+            } => (message, from),
+            Incoming::Message {
+                from,
+                message: Err(error),
+            } => {
                 inner.log(format!("<- unreadable SIP from {from}: {error}"));
                 continue;
             }
+            Incoming::Nothing => continue,
+            Incoming::Closed(why) => {
+                if !inner.stop.load(Ordering::Relaxed) {
+                    inner.log(format!("SIP {} closed: {why}", inner.sip.transport));
+                }
+                // No response can come any more: the requests waiting for one fail now.
+                inner.sip.close();
+                return;
+            }
         };
+        inner
+            .lock()
+            .sip_received
+            .push(ReceivedSip::of(&message, Instant::now()));
         match message {
             Message::Response(response) => {
                 if let Some(unclaimed) = inner.sip.deliver(response) {
@@ -1061,7 +1150,7 @@ fn sip_receive(inner: &Inner) {
                             .as_ref()
                             .map(|d| (d.ack.clone(), d.next_hop));
                         if let Some((ack, to)) = resend {
-                            inner.sip.send(&ack, to);
+                            let _ = inner.sip.send(&ack, to);
                             inner.log(format!(
                                 "<- {} {} again; -> ACK again",
                                 unclaimed.status, unclaimed.reason
@@ -1102,7 +1191,7 @@ fn answer_request(inner: &Inner, request: &Request, from: SocketAddr) {
             ),
             None => response_text(request, status, &local_tag, extra, None, ""),
         };
-        inner.sip.send(&bytes, from);
+        let _ = inner.sip.send(&bytes, from);
         inner.log(format!("<- {summary}; -> {status}"));
     };
     match request.method {

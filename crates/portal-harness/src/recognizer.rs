@@ -9,6 +9,17 @@
 //! (barge-in) still names that prompt, marked `cut`, when enough of it was heard to tell it apart from every
 //! other prompt: all the frames it shares with another prompt (the leading silence, words another prompt also
 //! starts with) plus [`CUT_MIN_DISTINCT_FRAMES`].
+//!
+//! **Silence.** Between prompts the portal keeps its RTP going with silence frames (every code the law's
+//! silence code), the first one marked like a new talkspurt. Prompts contain silence too (their leading and
+//! trailing padding, pauses between sentences), so silence frames are matched like any others, with three
+//! rules that keep silence from ever being heard as something: other audio made only of silence is not
+//! reported; a prompt is only named (cut, or [`PromptRecognizer::playing`]) once it was heard past its cut
+//! threshold counting up to its last frame that is not silence; and a silence frame that the prompt being
+//! matched does not continue with, once that prompt can be named, ends it there, cut, even without a marker
+//! bit. A prompt followed by silence is complete; a prompt stopped by a key, then silence, is cut. (Other
+//! audio is told from the silence after it only by the marker bit: without one, that silence would count
+//! into the audio's length, as recordings may hold exact silence of their own.)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -195,20 +206,41 @@ impl std::fmt::Display for Heard {
     }
 }
 
+/// One received audio frame.
+#[derive(Debug, Clone)]
+struct Frame {
+    arrived: Instant,
+    codes: [u8; SAMPLES_PER_FRAME],
+    /// Every code is the codec's silence code.
+    silent: bool,
+}
+
+/// A run of frames that matched no prompt.
+#[derive(Debug, Clone, Copy)]
+struct OtherAudio {
+    /// When its first frame arrived.
+    started: Instant,
+    frames: usize,
+    /// Some frame of it is not silence: only then is it reported.
+    sounds: bool,
+}
+
 /// Turns the portal's RTP audio into [`Heard`] entries, incrementally, one packet at a time.
 #[derive(Debug)]
 pub struct PromptRecognizer {
     catalog: Arc<PromptCatalog>,
     codec: Codec,
     payload_type: u8,
-    /// Frames of the current talkspurt not yet attributed, with their arrival times.
-    frames: Vec<(Instant, [u8; SAMPLES_PER_FRAME])>,
+    /// Frames of the current talkspurt not yet attributed.
+    frames: Vec<Frame>,
+    /// How many of `frames` run up to the last one that is not silence (0: silence only, or none).
+    sounding: usize,
     /// Catalogue entries matching every frame in `frames` so far (only while `frames` is not empty).
     live: Vec<usize>,
     /// The longest entry fully matched at the start of `frames`: (entry, frames).
     complete: Option<(usize, usize)>,
-    /// A run of frames that matched no prompt: (first arrival, frames).
-    unknown: Option<(Instant, usize)>,
+    /// Frames already attributed to no prompt, not yet reported.
+    other: Option<OtherAudio>,
     /// Where the current talkspurt's stream is: (ssrc, next expected timestamp).
     stream: Option<(u32, u32)>,
     last_sequence: Option<u16>,
@@ -228,9 +260,10 @@ impl PromptRecognizer {
             codec,
             payload_type,
             frames: Vec::new(),
+            sounding: 0,
             live: Vec::new(),
             complete: None,
-            unknown: None,
+            other: None,
             stream: None,
             last_sequence: None,
             last_arrival: None,
@@ -251,20 +284,25 @@ impl PromptRecognizer {
     }
 
     /// The prompt being played now, once enough of it was heard that it would be named even if it stopped
-    /// here (the same rule as for a prompt cut short).
+    /// here (the same rule as for a prompt cut short: silence alone never names one).
     pub fn playing(&self) -> Option<PromptId> {
         if self.frames.is_empty() {
             return None;
         }
         let entries = self.catalog.entries(self.codec);
-        let matched = self.frames.len();
         let mut named = self
             .live
             .iter()
-            .filter(|&&e| matched >= entries[e].cut_threshold())
+            .filter(|&&e| self.heard_past_threshold(&entries[e]))
             .map(|&e| entries[e].id);
         let first = named.next()?;
         named.all(|id| id == first).then_some(first)
+    }
+
+    /// Whether `frames` holds enough of `entry` to name it if it stopped here: its cut threshold, counted up
+    /// to the last frame that is not silence (the silence after a prompt that was stopped is no part of it).
+    fn heard_past_threshold(&self, entry: &CatalogEntry) -> bool {
+        self.sounding > 0 && self.sounding >= entry.cut_threshold()
     }
 
     /// Feeds one received RTP packet that arrived at `at`.
@@ -291,15 +329,42 @@ impl PromptRecognizer {
             packet.timestamp.wrapping_add(SAMPLES_PER_FRAME as u32),
         ));
         self.last_arrival = Some(at);
-        let mut frame = [0u8; SAMPLES_PER_FRAME];
-        frame.copy_from_slice(packet.payload);
-        self.frames.push((at, frame));
-        self.extend();
+        let mut codes = [0u8; SAMPLES_PER_FRAME];
+        codes.copy_from_slice(packet.payload);
+        let silence = self.codec.silence_code();
+        let frame = Frame {
+            arrived: at,
+            codes,
+            silent: codes.iter().all(|&code| code == silence),
+        };
+        if frame.silent {
+            self.end_stopped_prompt(&frame);
+        }
+        self.append(frame);
         self.resolve(false);
         // Other audio (a recording played back) ends where a prompt that can be named begins: report it now,
         // not when that prompt ends, so a caller waiting for it can barge into the prompt.
-        if self.unknown.is_some() && self.playing().is_some() {
-            self.flush_unknown();
+        if self.other.is_some() && self.playing().is_some() {
+            self.flush_other();
+        }
+    }
+
+    /// The portal stopped the prompt being matched (a key barged in) and went on with silence in the same
+    /// talkspurt: `silence` is a frame the prompt does not continue with, and the prompt was heard past its
+    /// cut threshold. It is named cut, up to its last sound; what followed is matched afresh. (With the marker
+    /// bit on that silence, as the portal sends it, the talkspurt has already ended there.)
+    fn end_stopped_prompt(&mut self, silence: &Frame) {
+        let index = self.frames.len();
+        let catalog = Arc::clone(&self.catalog);
+        let entries = catalog.entries(self.codec);
+        // Live entries are longer than `frames`, so each has a frame at `index`.
+        let stopped = self.live.iter().copied().find(|&e| {
+            entries[e].frame(index) != silence.codes && self.heard_past_threshold(&entries[e])
+        });
+        if let Some(entry) = stopped {
+            let heard = self.sounding;
+            self.emit_prompt(&entries[entry], heard, true);
+            self.consume(heard);
         }
     }
 
@@ -315,16 +380,26 @@ impl PromptRecognizer {
     /// Ends the talkspurt in progress: what is left is attributed (a prompt cut short, or other audio).
     pub fn end_talkspurt(&mut self) {
         self.resolve(true);
-        self.flush_unknown();
+        self.flush_other();
         self.stream = None;
         self.last_arrival = None;
+    }
+
+    /// Adds a frame to the talkspurt's unattributed frames and narrows the match by it.
+    fn append(&mut self, frame: Frame) {
+        let silent = frame.silent;
+        self.frames.push(frame);
+        if !silent {
+            self.sounding = self.frames.len();
+        }
+        self.extend();
     }
 
     /// Narrows `live` by the newest frame (or starts matching when it is the first).
     fn extend(&mut self) {
         let entries = self.catalog.entries(self.codec);
         let index = self.frames.len() - 1;
-        let frame = &self.frames[index].1;
+        let frame = &self.frames[index].codes;
         if index == 0 {
             self.live = (0..entries.len())
                 .filter(|&e| entries[e].frame_count() > 0 && entries[e].frame(0) == frame)
@@ -366,18 +441,21 @@ impl PromptRecognizer {
                 .live
                 .iter()
                 .copied()
-                .find(|&e| matched >= entries[e].cut_threshold());
+                .find(|&e| self.heard_past_threshold(&entries[e]));
             if let Some(entry) = cut {
                 self.emit_prompt(&entries[entry], matched, true);
                 self.consume(matched);
                 continue;
             }
             // The first frame starts no prompt: it is other audio.
-            let started = self.frames[0].0;
-            match &mut self.unknown {
-                Some((_, count)) => *count += 1,
-                None => self.unknown = Some((started, 1)),
-            }
+            let first = &self.frames[0];
+            let other = self.other.get_or_insert(OtherAudio {
+                started: first.arrived,
+                frames: 0,
+                sounds: false,
+            });
+            other.frames += 1;
+            other.sounds |= !first.silent;
             self.consume(1);
         }
     }
@@ -387,30 +465,34 @@ impl PromptRecognizer {
         let rest: Vec<_> = self.frames.drain(..).skip(count).collect();
         self.live.clear();
         self.complete = None;
+        self.sounding = 0;
         for frame in rest {
-            self.frames.push(frame);
-            self.extend();
+            self.append(frame);
         }
     }
 
     fn emit_prompt(&mut self, entry: &CatalogEntry, frames: usize, cut: bool) {
-        self.flush_unknown();
+        self.flush_other();
         self.heard.push(Heard {
             prompt: Some(entry.id),
             language: Some(entry.language),
-            started: self.frames[0].0,
+            started: self.frames[0].arrived,
             duration: frames_duration(frames),
             cut,
         });
     }
 
-    fn flush_unknown(&mut self) {
-        if let Some((started, frames)) = self.unknown.take() {
+    /// Reports the other audio attributed so far, unless it was only silence: what the portal sends between
+    /// prompts (and a prompt stopped within its leading silence) is nothing heard.
+    fn flush_other(&mut self) {
+        if let Some(other) = self.other.take()
+            && other.sounds
+        {
             self.heard.push(Heard {
                 prompt: None,
                 language: None,
-                started,
-                duration: frames_duration(frames),
+                started: other.started,
+                duration: frames_duration(other.frames),
                 cut: false,
             });
         }
@@ -555,8 +637,281 @@ mod tests {
         let library = library();
         let codec = Codec::Pcma;
         let mut recognizer = PromptRecognizer::new(catalog(), codec, 8);
+        // enter_mailbox shares its first 42 frames ("Please enter your ...") with enter_new_passcode.
+        let entry = library
+            .get("en", PromptId::EnterMailbox)
+            .encoded(codec)
+            .to_vec();
+        let heard = play(&mut recognizer, codec, &[vec![entry[..20 * 160].to_vec()]]);
+        assert_eq!(heard, ["<audio 400 ms>"]);
+    }
+
+    #[test]
+    fn a_prompt_cut_within_its_leading_silence_is_nothing_heard() {
+        let library = library();
+        let codec = Codec::Pcma;
+        let mut recognizer = PromptRecognizer::new(catalog(), codec, 8);
         let welcome = library.get("en", PromptId::Welcome).encoded(codec).to_vec();
+        assert!(
+            welcome[..320]
+                .iter()
+                .all(|&code| code == codec.silence_code())
+        );
         let heard = play(&mut recognizer, codec, &[vec![welcome[..320].to_vec()]]);
-        assert_eq!(heard, ["<audio 40 ms>"]);
+        assert!(heard.is_empty(), "{heard:?}");
+    }
+
+    /// A stretch of what the portal sends: frames back to back, the first one with the marker bit or not.
+    struct Stretch {
+        marker: bool,
+        codes: Vec<u8>,
+    }
+
+    fn marked(codes: Vec<u8>) -> Stretch {
+        Stretch {
+            marker: true,
+            codes,
+        }
+    }
+
+    fn silence(codec: Codec, frames: usize) -> Vec<u8> {
+        vec![codec.silence_code(); frames * SAMPLES_PER_FRAME]
+    }
+
+    /// What one continuous stream did to a recogniser.
+    struct Streamed {
+        /// Labels of everything heard, once the stream ended.
+        heard: Vec<String>,
+        /// For each frame sent: what `playing()` said after it, and how many entries were heard by then.
+        after_frame: Vec<(Option<PromptId>, usize)>,
+        /// When each frame was sent.
+        sent_at: Vec<Instant>,
+    }
+
+    /// Sends `stretches` the way the portal sends a call: one RTP stream, a frame every 20 ms, sequence numbers
+    /// and timestamps never jumping (silence fills the time between prompts).
+    fn stream(recognizer: &mut PromptRecognizer, codec: Codec, stretches: &[Stretch]) -> Streamed {
+        let mut sender = RtpSender::from_seed(7);
+        let mut buffer = [0u8; 200];
+        let start = Instant::now();
+        let mut streamed = Streamed {
+            heard: Vec::new(),
+            after_frame: Vec::new(),
+            sent_at: Vec::new(),
+        };
+        for stretch in stretches {
+            for (index, frame) in stretch.codes.chunks(SAMPLES_PER_FRAME).enumerate() {
+                if index == 0 && stretch.marker {
+                    sender.start_talkspurt();
+                }
+                let len = sender
+                    .build_audio(codec.payload_type(), frame, &mut buffer)
+                    .unwrap();
+                let packet = RtpPacket::parse(&buffer[..len]).unwrap();
+                let at = start + Duration::from_millis(20 * streamed.sent_at.len() as u64);
+                recognizer.push(&packet, at);
+                streamed.sent_at.push(at);
+                streamed
+                    .after_frame
+                    .push((recognizer.playing(), recognizer.heard().len()));
+            }
+        }
+        recognizer.end_talkspurt();
+        streamed.heard = recognizer.heard().iter().map(Heard::label).collect();
+        streamed
+    }
+
+    fn frames_of(codes: &[u8]) -> usize {
+        codes.len() / SAMPLES_PER_FRAME
+    }
+
+    #[test]
+    fn silence_between_prompts_is_nothing_heard() {
+        let library = library();
+        for codec in Codec::ALL {
+            for marker_on_silence in [true, false] {
+                let case = format!("{codec:?}, marker on silence: {marker_on_silence}");
+                let mut recognizer = PromptRecognizer::new(catalog(), codec, codec.payload_type());
+                let prompt = |id| library.get("en", id).encoded(codec).to_vec();
+                let quiet = |frames| Stretch {
+                    marker: marker_on_silence,
+                    codes: silence(codec, frames),
+                };
+                let welcome = prompt(PromptId::Welcome);
+                let enter_passcode = prompt(PromptId::EnterPasscode);
+                let streamed = stream(
+                    &mut recognizer,
+                    codec,
+                    &[
+                        marked(welcome.clone()),
+                        quiet(120),
+                        marked(enter_passcode.clone()),
+                        quiet(60),
+                    ],
+                );
+                assert_eq!(streamed.heard, ["welcome", "enter_passcode"], "{case}");
+                let heard = recognizer.heard();
+                assert_eq!(heard[0].duration, frames_duration(frames_of(&welcome)));
+                assert!(!heard[1].cut, "{case}");
+                assert_eq!(
+                    heard[1].duration,
+                    frames_duration(frames_of(&enter_passcode))
+                );
+                // enter_passcode starts at its own first frame, not somewhere in the silence before it.
+                let second_start = frames_of(&welcome) + 120;
+                assert_eq!(heard[1].started, streamed.sent_at[second_start], "{case}");
+                // Silence is never taken for a prompt playing, and a whole prompt is reported by the time the
+                // silence after it has gone on for a second.
+                assert!(
+                    streamed.after_frame[frames_of(&welcome)..second_start]
+                        .iter()
+                        .all(|(playing, _)| playing.is_none()),
+                    "{case}"
+                );
+                assert_eq!(
+                    streamed.after_frame[frames_of(&welcome) + 50].1,
+                    1,
+                    "{case}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_playlist_with_a_recording_followed_by_silence_is_heard_as_before() {
+        let library = library();
+        let codec = Codec::Pcmu;
+        let mut recognizer = PromptRecognizer::new(catalog(), codec, 0);
+        let prompt = |id| library.get("en", id).encoded(codec).to_vec();
+        let samples: Vec<i16> = (0..160 * 40)
+            .map(|i| ((i * 7919) % 4000) as i16 - 2000)
+            .collect();
+        let mut recording = silence(codec, 2);
+        let mut encoded = vec![0u8; samples.len()];
+        codec.encode(&samples, &mut encoded);
+        recording.extend(encoded);
+        recording.extend(silence(codec, 3));
+        let playlist = [
+            prompt(PromptId::NameIs),
+            recording,
+            prompt(PromptId::NameReview),
+        ]
+        .concat();
+        let streamed = stream(
+            &mut recognizer,
+            codec,
+            &[
+                marked(silence(codec, 30)),
+                marked(playlist),
+                marked(silence(codec, 80)),
+            ],
+        );
+        assert_eq!(streamed.heard, ["name_is", "<audio 900 ms>", "name_review"]);
+    }
+
+    #[test]
+    fn silence_then_a_prompt_is_that_prompt_alone() {
+        let library = library();
+        for codec in Codec::ALL {
+            for id in [PromptId::Welcome, PromptId::EnterMailbox, PromptId::Tone] {
+                let codes = library.get("en", id).encoded(codec).to_vec();
+                // As the portal sends it (the prompt marked), and without the marker: the prompt's own leading
+                // silence is then found in the silence before it.
+                for prompt_marked in [true, false] {
+                    let mut recognizer =
+                        PromptRecognizer::new(catalog(), codec, codec.payload_type());
+                    let streamed = stream(
+                        &mut recognizer,
+                        codec,
+                        &[
+                            marked(silence(codec, 75)),
+                            Stretch {
+                                marker: prompt_marked,
+                                codes: codes.clone(),
+                            },
+                        ],
+                    );
+                    let case = format!("{codec:?} {id}, prompt marked: {prompt_marked}");
+                    assert_eq!(streamed.heard, [id.to_string()], "{case}");
+                    assert_eq!(
+                        recognizer.heard()[0].started,
+                        streamed.sent_at[75],
+                        "{case}"
+                    );
+                    assert!(
+                        streamed.after_frame[..75]
+                            .iter()
+                            .all(|(p, n)| p.is_none() && *n == 0),
+                        "{case}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_prompt_cut_short_then_silence_is_named_cut() {
+        let library = library();
+        for codec in Codec::ALL {
+            let welcome = library.get("en", PromptId::Welcome).encoded(codec).to_vec();
+            let silent = |k: usize| {
+                welcome[k * 160..(k + 1) * 160]
+                    .iter()
+                    .all(|&c| c == codec.silence_code())
+            };
+            // Stopped at a frame with sound in it, some 2 s in (a key barged in).
+            let cut_at = (100..).find(|&k| !silent(k - 1)).unwrap();
+            for marker_on_silence in [true, false] {
+                let case = format!("{codec:?}, marker on silence: {marker_on_silence}");
+                let mut recognizer = PromptRecognizer::new(catalog(), codec, codec.payload_type());
+                let streamed = stream(
+                    &mut recognizer,
+                    codec,
+                    &[
+                        marked(welcome[..cut_at * 160].to_vec()),
+                        Stretch {
+                            marker: marker_on_silence,
+                            codes: silence(codec, 40),
+                        },
+                        marked(
+                            library
+                                .get("en", PromptId::EnterMailbox)
+                                .encoded(codec)
+                                .to_vec(),
+                        ),
+                        marked(silence(codec, 40)),
+                    ],
+                );
+                assert_eq!(streamed.heard, ["welcome (cut)", "enter_mailbox"], "{case}");
+                assert_eq!(
+                    recognizer.heard()[0].duration,
+                    frames_duration(cut_at),
+                    "{case}"
+                );
+                // Named as soon as the silence shows it stopped, not when the next prompt comes.
+                assert_eq!(streamed.after_frame[cut_at].1, 1, "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_prompt_cut_too_early_to_name_then_silence_is_the_audio_heard() {
+        let library = library();
+        let codec = Codec::Pcmu;
+        let entry = library
+            .get("en", PromptId::EnterMailbox)
+            .encoded(codec)
+            .to_vec();
+        let mut recognizer = PromptRecognizer::new(catalog(), codec, 0);
+        let streamed = stream(
+            &mut recognizer,
+            codec,
+            &[
+                marked(entry[..20 * 160].to_vec()),
+                marked(silence(codec, 40)),
+                marked(library.get("en", PromptId::Goodbye).encoded(codec).to_vec()),
+            ],
+        );
+        assert_eq!(streamed.heard, ["<audio 400 ms>", "goodbye"]);
     }
 }

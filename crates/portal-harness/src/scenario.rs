@@ -16,9 +16,10 @@
 //! ```
 //!
 //! **Header** (before the first step): `from NUMBER` (the calling number), `to NUMBER` (the number dialed;
-//! default `5558000`), `dtmf rfc4733|info|inband`, `telephone-event PT|none` (default 101; `dtmf inband`
-//! alone implies none), `codecs pcmu,pcma` (offered in this order), `timeout SECONDS` (default 20),
-//! `digit-ms N` and `gap-ms N` (how long a key is held and the pause after it, default 100 each).
+//! default `5558000`), `transport udp|tcp` (how SIP travels; default `udp`; RTP is always UDP),
+//! `dtmf rfc4733|info|inband`, `telephone-event PT|none` (default 101; `dtmf inband` alone implies none),
+//! `codecs pcmu,pcma` (offered in this order), `timeout SECONDS` (default 20), `digit-ms N` and `gap-ms N`
+//! (how long a key is held and the pause after it, default 100 each).
 //!
 //! **Steps**: the steps of [`crate::script`] (`expect P...`, `expect hangup`, `start P`, `press KEYS`,
 //! `say MS|FILE.wav`, `wait MS`, `hangup`), one per line, and two suffixes: `within DURATION` on `expect` and
@@ -40,7 +41,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::script::{self, Step};
-use crate::{Codec, DialOptions, DtmfMode, HarnessError, Heard, Phone};
+use crate::{Codec, DialOptions, DtmfMode, HarnessError, Heard, Phone, SipTransport};
 
 /// The number dialed when the header names none (the demo portal's).
 pub const DEFAULT_TO: &str = "5558000";
@@ -64,6 +65,8 @@ pub struct Header {
     pub from: Option<String>,
     /// The number dialed.
     pub to: String,
+    /// How SIP travels.
+    pub transport: SipTransport,
     /// How keys are sent.
     pub dtmf: DtmfMode,
     /// telephone-event's payload type in the offer (`None`: none).
@@ -83,6 +86,7 @@ impl Default for Header {
         Header {
             from: None,
             to: DEFAULT_TO.to_owned(),
+            transport: SipTransport::Udp,
             dtmf: DtmfMode::Rfc4733,
             telephone_event: Some(101),
             codecs: vec![Codec::Pcmu, Codec::Pcma],
@@ -211,6 +215,7 @@ impl Scenario {
                 verb,
                 "from"
                     | "to"
+                    | "transport"
                     | "dtmf"
                     | "telephone-event"
                     | "codecs"
@@ -233,6 +238,10 @@ impl Scenario {
                 match verb {
                     "from" => header.from = Some(v.to_owned()),
                     "to" => header.to = v.to_owned(),
+                    "transport" => {
+                        header.transport = SipTransport::parse(v)
+                            .ok_or_else(|| fail(format!("{v:?} is not udp or tcp")))?
+                    }
                     "dtmf" => {
                         header.dtmf = match v {
                             "rfc4733" => DtmfMode::Rfc4733,
@@ -383,6 +392,7 @@ impl Scenario {
     /// Dial options for `call` to `server`, from the header.
     pub fn dial_options(&self, call: &ScenarioCall, server: SocketAddr) -> DialOptions {
         let mut options = DialOptions::new(server, call.from.clone(), call.to.clone());
+        options.transport = self.header.transport;
         options.dtmf_mode = self.header.dtmf;
         options.telephone_event_pt = self.header.telephone_event;
         options.codecs = self.header.codecs.clone();
@@ -565,9 +575,9 @@ mod tests {
     use super::*;
     use crate::{Expect, PromptId};
 
-    const SETTLED: &str = "// settled\nfrom 5551001\ntimeout 15\ncodecs pcma,pcmu\ntelephone-event 96\n\n\
-        start welcome\npress 1357924#   // the passcode\nexpect main_menu within 5s\npress 9 after 500ms\n\
-        expect goodbye\nexpect hangup\n";
+    const SETTLED: &str = "// settled\nfrom 5551001\ntimeout 15\ncodecs pcma,pcmu\ntelephone-event 96\n\
+        transport tcp\n\nstart welcome\npress 1357924#   // the passcode\nexpect main_menu within 5s\n\
+        press 9 after 500ms\nexpect goodbye\nexpect hangup\n";
 
     #[test]
     fn reads_header_and_steps() {
@@ -577,10 +587,14 @@ mod tests {
         assert_eq!(scenario.header.timeout, Duration::from_secs(15));
         assert_eq!(scenario.header.codecs, [Codec::Pcma, Codec::Pcmu]);
         assert_eq!(scenario.header.telephone_event, Some(96));
+        assert_eq!(scenario.header.transport, SipTransport::Tcp);
         assert_eq!(scenario.calls.len(), 1);
+        let server = "127.0.0.1:5060".parse().unwrap();
+        let dial = scenario.dial_options(&scenario.calls[0], server);
+        assert_eq!(dial.transport, SipTransport::Tcp);
         let steps = &scenario.calls[0].steps;
         assert_eq!(steps.len(), 6);
-        assert_eq!(steps[0].line, 7);
+        assert_eq!(steps[0].line, 8);
         assert_eq!(steps[1].step, Step::Press("1357924#".into()));
         assert_eq!(steps[1].text, "press 1357924#");
         assert_eq!(
@@ -601,6 +615,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scenario.header.telephone_event, None);
+        assert_eq!(scenario.header.transport, SipTransport::Udp);
         assert_eq!(scenario.calls.len(), 3);
         assert_eq!(scenario.calls[0].from, "5559999");
         assert_eq!(
@@ -632,6 +647,9 @@ mod tests {
         assert!(Scenario::parse("from 1\nexpect welcome after 5s", None).is_err());
         assert!(Scenario::parse("from 1\nexpect welcome within soon", None).is_err());
         assert!(Scenario::parse("from 1\ntimeout 20\n", None).is_err()); // no steps
+        let error = Scenario::parse("from 1\ntransport sctp\nhangup", None).unwrap_err();
+        assert_eq!(error.line, 2);
+        assert!(error.problem.contains("udp or tcp"), "{error}");
     }
 
     #[test]

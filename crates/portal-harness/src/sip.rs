@@ -1,17 +1,20 @@
-//! The phone's SIP side: a small UAC over one UDP socket. Requests are written as text; what comes back is
-//! read with `portal-sip`'s codec. Client transactions retransmit on the RFC 3261 schedule (T1 doubling; for
-//! non-INVITE requests capped at T2) until a final response or 64·T1.
+//! The phone's SIP side: a small UAC over one UDP socket or one TCP connection. Requests are written as text;
+//! what comes back is read with `portal-sip`'s codec (over TCP, its stream framer cuts the byte stream into
+//! messages by Content-Length). Client transactions over UDP retransmit on the RFC 3261 schedule (T1 doubling;
+//! for non-INVITE requests capped at T2); over TCP they send once. Either way they give up after 64·T1
+//! without a final response.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use portal_sip::codec::{Message, Request, Response};
+use portal_sip::codec::{Framed, Message, Request, Response, StreamFramer, decode_datagram};
 use portal_sip::syntax::{NameAddr, SipUri, Via, split_list};
 
-use crate::HarnessError;
+use crate::{HarnessError, SipTransport};
 
 /// RFC 3261 T2: the cap of non-INVITE retransmission intervals.
 const T2: Duration = Duration::from_secs(4);
@@ -159,37 +162,123 @@ pub(crate) fn summary(message: &Message) -> String {
     }
 }
 
-/// The SIP socket and the client transactions waiting for responses.
+/// How long a read waits before the receiving thread looks at whether the call is over.
+const READ_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// Where our SIP messages go out.
+#[derive(Debug)]
+enum Outgoing {
+    /// Each message a datagram to the address given.
+    Udp(UdpSocket),
+    /// Every message on the one connection, whatever address it names; locked so that messages sent from
+    /// different threads never interleave.
+    Tcp(Mutex<TcpStream>),
+}
+
+/// The SIP socket (or connection) and the client transactions waiting for responses.
 #[derive(Debug)]
 pub(crate) struct SipSocket {
-    pub socket: UdpSocket,
+    outgoing: Outgoing,
     pub local: SocketAddr,
+    pub transport: SipTransport,
     pub t1: Duration,
     pub trace: bool,
     /// Client transactions by Via branch.
     pending: Mutex<HashMap<String, mpsc::Sender<Response>>>,
+    /// Set when the connection is gone: no response can come any more.
+    closed: AtomicBool,
 }
 
 impl SipSocket {
-    pub fn new(socket: UdpSocket, t1: Duration, trace: bool) -> std::io::Result<SipSocket> {
-        Ok(SipSocket {
-            local: socket.local_addr()?,
-            socket,
+    /// Binds a UDP socket at `local` (port 0: any); returns the sending side and the receiving side.
+    pub fn udp(
+        local: SocketAddr,
+        t1: Duration,
+        trace: bool,
+    ) -> std::io::Result<(SipSocket, SipReceiver)> {
+        let socket = UdpSocket::bind(local)?;
+        socket.set_read_timeout(Some(READ_TIMEOUT))?;
+        let local = socket.local_addr()?;
+        let receiver = SipReceiver {
+            incoming: IncomingKind::Udp {
+                socket: socket.try_clone()?,
+                buffer: vec![0u8; 65_536],
+            },
+            local,
+            trace,
+        };
+        let sip = SipSocket {
+            outgoing: Outgoing::Udp(socket),
+            local,
+            transport: SipTransport::Udp,
             t1,
             trace,
             pending: Mutex::new(HashMap::new()),
-        })
+            closed: AtomicBool::new(false),
+        };
+        Ok((sip, receiver))
     }
 
-    pub fn send(&self, bytes: &[u8], to: SocketAddr) {
+    /// Connects to `server` over TCP (waiting at most `connect_timeout`); returns the sending side and the
+    /// receiving side of the connection.
+    pub fn tcp(
+        server: SocketAddr,
+        connect_timeout: Duration,
+        t1: Duration,
+        trace: bool,
+    ) -> std::io::Result<(SipSocket, SipReceiver)> {
+        let stream = TcpStream::connect_timeout(&server, connect_timeout)?;
+        stream.set_nodelay(true)?;
+        let reading = stream.try_clone()?;
+        reading.set_read_timeout(Some(READ_TIMEOUT))?;
+        let local = stream.local_addr()?;
+        let receiver = SipReceiver {
+            incoming: IncomingKind::Tcp(StreamReader::new(reading, server)),
+            local,
+            trace,
+        };
+        let sip = SipSocket {
+            outgoing: Outgoing::Tcp(Mutex::new(stream)),
+            local,
+            transport: SipTransport::Tcp,
+            t1,
+            trace,
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        };
+        Ok((sip, receiver))
+    }
+
+    /// Sends one message: a datagram to `to` over UDP; over TCP, on the connection (`to` is only printed).
+    pub fn send(&self, bytes: &[u8], to: SocketAddr) -> std::io::Result<()> {
         if self.trace {
             eprintln!(
-                "harness {} -> {to}\n{}",
+                "harness {} -> {to} ({})\n{}",
                 self.local,
+                self.transport,
                 String::from_utf8_lossy(bytes)
             );
         }
-        let _ = self.socket.send_to(bytes, to);
+        match &self.outgoing {
+            Outgoing::Udp(socket) => socket.send_to(bytes, to).map(|_| ()),
+            Outgoing::Tcp(stream) => stream
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .write_all(bytes),
+        }
+    }
+
+    /// Whether the transport delivers what it accepts (TCP): then requests are not retransmitted.
+    fn reliable(&self) -> bool {
+        self.transport == SipTransport::Tcp
+    }
+
+    /// The connection is gone: every transaction still waiting fails now, and so will every new one.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.clear();
+        }
     }
 
     /// Hands a response to the transaction waiting for it; gives it back when none is.
@@ -204,8 +293,8 @@ impl SipSocket {
         }
     }
 
-    /// Sends a request and waits for its final response, retransmitting meanwhile. `provisional` sees every
-    /// 1xx. After a provisional response an INVITE stops retransmitting and waits up to `answer_timeout`.
+    /// Sends a request and waits for its final response, retransmitting meanwhile over UDP. `provisional` sees
+    /// every 1xx. After a provisional response an INVITE stops retransmitting and waits up to `answer_timeout`.
     pub fn transaction(
         &self,
         bytes: &[u8],
@@ -223,11 +312,20 @@ impl SipSocket {
             socket: self,
             branch,
         };
-        self.send(bytes, to);
+        // Checked after registering, so a connection closing meanwhile cannot leave this wait forgotten.
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(HarnessError::CallEnded);
+        }
+        let sent = self.send(bytes, to);
+        if self.reliable() {
+            // A connection that cannot take the request will not answer it either.
+            sent?;
+        }
         let started = Instant::now();
         let mut give_up = started + self.t1 * 64;
         let mut interval = self.t1;
-        let mut resend_at = Some(started + interval);
+        let mut resend_at = (!self.reliable()).then_some(started + interval);
+        let mut answered_provisionally = false;
         loop {
             let now = Instant::now();
             if now >= give_up {
@@ -244,7 +342,8 @@ impl SipSocket {
             match rx.recv_timeout(wake.saturating_duration_since(now)) {
                 Ok(response) if response.status < 200 => {
                     provisional(&response);
-                    if invite && resend_at.is_some() {
+                    if invite && !answered_provisionally {
+                        answered_provisionally = true;
                         resend_at = None;
                         give_up = Instant::now() + answer_timeout;
                     }
@@ -254,7 +353,7 @@ impl SipSocket {
                     if let Some(at) = resend_at
                         && Instant::now() >= at
                     {
-                        self.send(bytes, to);
+                        let _ = self.send(bytes, to);
                         interval = if invite {
                             interval * 2
                         } else {
@@ -306,6 +405,8 @@ pub(crate) struct Dialog {
     pub ack: Vec<u8>,
     /// Our Contact value.
     pub contact: String,
+    /// How the dialog's requests travel (named in their Via).
+    pub transport: SipTransport,
 }
 
 impl Dialog {
@@ -320,7 +421,11 @@ impl Dialog {
         self.cseq += 1;
         let branch = format!("z9hG4bK{}", token());
         let mut headers = vec![
-            format!("Via: SIP/2.0/UDP {};branch={branch};rport", uri_host(local)),
+            format!(
+                "Via: SIP/2.0/{} {};branch={branch};rport",
+                self.transport.via_name(),
+                uri_host(local)
+            ),
             "Max-Forwards: 70".to_owned(),
         ];
         headers.extend(self.routes.iter().map(|route| format!("Route: {route}")));
@@ -334,5 +439,289 @@ impl Dialog {
         ]);
         let bytes = request_text(method, &self.remote_target, &headers, content_type, body);
         (bytes, branch)
+    }
+}
+
+/// What the receiving side got.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A message from `from`, or why it could not be read (the transport goes on).
+    Message {
+        from: SocketAddr,
+        message: Result<Message, String>,
+    },
+    /// Nothing arrived within the read timeout.
+    Nothing,
+    /// The connection is closed or broken: nothing more will come.
+    Closed(String),
+}
+
+/// The receiving side of the phone's SIP transport, owned by the SIP receiving thread.
+#[derive(Debug)]
+pub(crate) struct SipReceiver {
+    incoming: IncomingKind,
+    local: SocketAddr,
+    trace: bool,
+}
+
+#[derive(Debug)]
+enum IncomingKind {
+    /// Each datagram one message.
+    Udp { socket: UdpSocket, buffer: Vec<u8> },
+    /// The connection's byte stream, cut into messages.
+    Tcp(StreamReader<TcpStream>),
+}
+
+impl SipReceiver {
+    /// The next message, or [`Incoming::Nothing`] after the read timeout.
+    pub fn receive(&mut self) -> Incoming {
+        match &mut self.incoming {
+            IncomingKind::Udp { socket, buffer } => match socket.recv_from(buffer) {
+                Ok((len, from)) => {
+                    if self.trace {
+                        eprintln!(
+                            "harness {} <- {from} (UDP)\n{}",
+                            self.local,
+                            String::from_utf8_lossy(&buffer[..len])
+                        );
+                    }
+                    Incoming::Message {
+                        from,
+                        message: decode_datagram(&buffer[..len]).map_err(|e| e.to_string()),
+                    }
+                }
+                Err(error) if timed_out(&error) => Incoming::Nothing,
+                Err(error) => Incoming::Closed(error.to_string()),
+            },
+            IncomingKind::Tcp(reader) => {
+                reader.trace = self.trace.then_some(self.local);
+                reader.next_message()
+            }
+        }
+    }
+}
+
+fn timed_out(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// SIP messages read from a byte stream (RFC 3261 §18.3): a message may come in several reads, and one read
+/// may hold several messages (or the end of one and the start of the next); `portal-sip`'s framer cuts them
+/// apart by Content-Length and skips CRLF keep-alives.
+#[derive(Debug)]
+pub(crate) struct StreamReader<R> {
+    source: R,
+    /// Who is at the other end (reported as each message's sender).
+    peer: SocketAddr,
+    framer: StreamFramer,
+    chunk: Box<[u8]>,
+    /// Our address, when every read should be printed.
+    trace: Option<SocketAddr>,
+}
+
+impl<R: Read> StreamReader<R> {
+    pub fn new(source: R, peer: SocketAddr) -> StreamReader<R> {
+        StreamReader {
+            source,
+            peer,
+            framer: StreamFramer::new(),
+            chunk: vec![0u8; 16 * 1024].into_boxed_slice(),
+            trace: None,
+        }
+    }
+
+    /// The next complete message: one already buffered, else after as many reads as it takes, or
+    /// [`Incoming::Nothing`] when a read times out first.
+    pub fn next_message(&mut self) -> Incoming {
+        loop {
+            match self.framer.next_message() {
+                Ok(Some(Framed::Message(message))) => {
+                    return Incoming::Message {
+                        from: self.peer,
+                        message: Ok(message),
+                    };
+                }
+                Ok(Some(Framed::Invalid(error))) => {
+                    return Incoming::Message {
+                        from: self.peer,
+                        message: Err(error.to_string()),
+                    };
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    return Incoming::Closed(format!("the stream cannot be framed: {error}"));
+                }
+            }
+            match self.source.read(&mut self.chunk) {
+                Ok(0) => return Incoming::Closed("the portal closed the connection".into()),
+                Ok(len) => {
+                    if let Some(local) = self.trace {
+                        eprintln!(
+                            "harness {local} <- {} (TCP, {len} bytes)\n{}",
+                            self.peer,
+                            String::from_utf8_lossy(&self.chunk[..len])
+                        );
+                    }
+                    self.framer.push(&self.chunk[..len]);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) if timed_out(&error) => return Incoming::Nothing,
+                Err(error) => return Incoming::Closed(error.to_string()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A byte stream that hands out the given chunks one read at a time, then times out.
+    struct Chunks(VecDeque<Vec<u8>>);
+
+    impl Read for Chunks {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            };
+            let len = chunk.len().min(buffer.len());
+            buffer[..len].copy_from_slice(&chunk[..len]);
+            if len < chunk.len() {
+                self.0.push_front(chunk.split_off(len));
+            }
+            Ok(len)
+        }
+    }
+
+    fn bye(cseq: u32) -> Vec<u8> {
+        request_text(
+            "BYE",
+            "sip:5551001@127.0.0.1:40000;transport=tcp",
+            &[
+                "Via: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKportal".to_owned(),
+                "From: <sip:5558000@127.0.0.1>;tag=portal".to_owned(),
+                "To: <sip:5551001@127.0.0.1>;tag=phone".to_owned(),
+                "Call-ID: call-1".to_owned(),
+                format!("CSeq: {cseq} BYE"),
+            ],
+            None,
+            "",
+        )
+    }
+
+    fn ok_with_body(body: &str) -> Vec<u8> {
+        format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP 127.0.0.1:40000;branch=z9hG4bKphone\r\n\
+             From: <sip:5551001@127.0.0.1>;tag=phone\r\nTo: <sip:5558000@127.0.0.1>;tag=portal\r\n\
+             Call-ID: call-1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// Reads until the stream has nothing more; one line per message.
+    fn read_all(chunks: Vec<Vec<u8>>) -> Vec<String> {
+        let peer: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let mut reader = StreamReader::new(Chunks(chunks.into()), peer);
+        let mut seen = Vec::new();
+        loop {
+            match reader.next_message() {
+                Incoming::Message { from, message } => {
+                    assert_eq!(from, peer);
+                    let message = message.expect("a readable message");
+                    let body = String::from_utf8_lossy(match &message {
+                        Message::Request(request) => &request.body,
+                        Message::Response(response) => &response.body,
+                    })
+                    .into_owned();
+                    seen.push(format!(
+                        "{} [{}]",
+                        summary(&message),
+                        body.replace("\r\n", "|")
+                    ));
+                }
+                Incoming::Nothing => return seen,
+                Incoming::Closed(why) => panic!("closed: {why}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_is_cut_into_messages_split_or_coalesced() {
+        let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n";
+        let response = ok_with_body(body);
+        let first_bye = bye(2);
+        let second_bye = bye(3);
+        let expected = [
+            "200 OK (CSeq 1 INVITE) [v=0|o=- 1 1 IN IP4 127.0.0.1|s=-|]",
+            "BYE sip:5551001@127.0.0.1:40000;transport=tcp (CSeq 2 BYE) []",
+            "BYE sip:5551001@127.0.0.1:40000;transport=tcp (CSeq 3 BYE) []",
+        ];
+        let whole = [response.clone(), first_bye.clone(), second_bye.clone()].concat();
+
+        // One message over several reads: inside the headers, inside the blank line, inside the body.
+        let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let split = vec![
+            response[..10].to_vec(),
+            response[10..head_end + 2].to_vec(),
+            response[head_end + 2..head_end + 9].to_vec(),
+            response[head_end + 9..].to_vec(),
+            first_bye.clone(),
+            second_bye.clone(),
+        ];
+        assert_eq!(read_all(split), expected);
+
+        // Everything in one read, with a CRLF keep-alive between two messages.
+        let mut coalesced = [response.clone(), first_bye.clone()].concat();
+        coalesced.extend_from_slice(b"\r\n\r\n");
+        coalesced.extend_from_slice(&second_bye);
+        assert_eq!(read_all(vec![coalesced]), expected);
+
+        // The end of one message and the start of the next in the same read.
+        let cut = response.len() + 30;
+        assert_eq!(
+            read_all(vec![whole[..cut].to_vec(), whole[cut..].to_vec()]),
+            expected
+        );
+
+        // One byte per read.
+        assert_eq!(
+            read_all(whole.iter().map(|&byte| vec![byte]).collect()),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_message_not_yet_complete_waits_for_the_rest() {
+        let response = ok_with_body("v=0\r\n");
+        let peer: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let half = response.len() - 3;
+        let mut reader =
+            StreamReader::new(Chunks(VecDeque::from([response[..half].to_vec()])), peer);
+        assert!(matches!(reader.next_message(), Incoming::Nothing));
+        reader.source.0.push_back(response[half..].to_vec());
+        assert!(matches!(
+            reader.next_message(),
+            Incoming::Message {
+                message: Ok(Message::Response(_)),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_closed_stream_or_one_without_content_length_ends_the_reading() {
+        let peer: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let mut closed = StreamReader::new(&b""[..], peer);
+        assert!(matches!(closed.next_message(), Incoming::Closed(_)));
+        let no_length = b"BYE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK1\r\n\
+            From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>;tag=2\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n";
+        let mut unframed = StreamReader::new(&no_length[..], peer);
+        assert!(matches!(unframed.next_message(), Incoming::Closed(_)));
     }
 }

@@ -1,5 +1,6 @@
-//! The `vportal-harness` command against a real `vportal serve`: `run` with scenario files (a failure names
-//! the line, the step and what was heard) and `load` (the JSON report parses and its counts add up).
+//! The `vportal-harness` command against a real `vportal serve`: `run` with scenario files (over UDP and over
+//! TCP; a failure names the line, the step and what was heard) and `load` (the JSON report parses and its
+//! counts add up).
 
 mod support;
 
@@ -47,6 +48,30 @@ fn run_follows_a_scenario_and_names_the_line_that_failed() {
         text(&output.stdout).contains("heard goodbye"),
         "{}",
         text(&output.stdout)
+    );
+
+    // The same scenario with SIP over TCP: the trace shows the portal's messages arriving on the connection.
+    let output = harness(&[
+        "run",
+        "--server",
+        &sip,
+        "--scenario",
+        settled.to_str().unwrap(),
+        "--transport",
+        "tcp",
+        "--trace-sip",
+    ]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("over TCP") && stdout.contains("heard goodbye"),
+        "{stdout}"
+    );
+    // Bytes read from the connection, and the portal's Contact written for a call that came over TCP.
+    assert!(stderr.contains("(TCP, "), "{stderr}");
+    assert!(
+        stderr.contains(&format!("<sip:vportal@{sip};transport=tcp>")),
+        "{stderr}"
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -4,14 +4,18 @@ mod support;
 
 use std::time::Duration;
 
-use portal_harness::{Codec, DtmfMode, Expect, HangUpBy, PromptId as P, script};
+use portal_harness::{
+    Codec, DtmfMode, Expect, HangUpBy, Phone, PromptId as P, ReceivedKind, ReceivedSip,
+    SipTransport, script,
+};
 use support::{Server, WAIT, check, dial};
 
 /// The settled user's whole short call: welcome, passcode, main menu, 9, goodbye, the portal hangs up.
+/// Returns the server and the ended call, to look at.
 fn settled_user_logs_in_and_leaves(
     name: &str,
     adjust: impl FnOnce(&mut portal_harness::DialOptions),
-) {
+) -> (Server, Phone) {
     let server = Server::start(name);
     let mut options = server.call("5551001");
     adjust(&mut options);
@@ -24,6 +28,74 @@ fn settled_user_logs_in_and_leaves(
     check(&server, &phone, phone.wait_for_hang_up(WAIT));
     assert_eq!(phone.hung_up_by(), Some(HangUpBy::Portal));
     println!("{}", phone.transcript().join("\n"));
+    (server, phone)
+}
+
+/// Whether a message's topmost Via names TCP.
+fn via_is_tcp(message: &ReceivedSip) -> bool {
+    message
+        .top_via
+        .as_deref()
+        .is_some_and(|via| via.starts_with("SIP/2.0/TCP "))
+}
+
+#[test]
+fn settled_user_over_tcp_and_the_portal_hangs_up_on_the_connection() {
+    let (_server, phone) = settled_user_logs_in_and_leaves("tcp", |options| {
+        options.transport = SipTransport::Tcp;
+    });
+    assert_eq!(phone.transport(), SipTransport::Tcp);
+    let received = phone.sip_received();
+    let answer = received
+        .iter()
+        .find(|m| m.kind == ReceivedKind::Response(200) && m.cseq.as_deref() == Some("1 INVITE"))
+        .unwrap_or_else(|| panic!("no 200 for the INVITE: {received:?}"));
+    assert!(via_is_tcp(answer), "{answer:?}");
+    // The portal writes its Contact from the transport the INVITE really came over.
+    let target = phone.remote_target().expect("a dialog");
+    assert!(target.ends_with(";transport=tcp"), "{target}");
+    // The portal's BYE came on the connection, with the portal's own Via saying TCP.
+    let bye = received
+        .iter()
+        .find(|m| m.kind == ReceivedKind::Request("BYE".into()))
+        .unwrap_or_else(|| panic!("no BYE from the portal: {received:?}"));
+    assert!(via_is_tcp(bye), "{bye:?}");
+    assert!(
+        phone
+            .transcript()
+            .iter()
+            .any(|line| line.contains("over TCP")),
+        "{:?}",
+        phone.transcript()
+    );
+}
+
+#[test]
+fn sip_info_keys_and_our_bye_over_tcp() {
+    let server = Server::start("tcp_info");
+    let mut options = server.call("5551001");
+    options.transport = SipTransport::Tcp;
+    options.dtmf_mode = DtmfMode::SipInfo;
+    let phone = dial(&server, options);
+    check(&server, &phone, phone.wait_for(&[P::Welcome], WAIT));
+    check(&server, &phone, phone.press("1357924#"));
+    check(&server, &phone, phone.wait_for(&[P::MainMenu], WAIT));
+    check(&server, &phone, phone.hang_up());
+    assert_eq!(phone.hung_up_by(), Some(HangUpBy::Us));
+    let received = phone.sip_received();
+    // Every INFO (one per key) and our BYE got their 200 on the connection.
+    let answered = |method: &str| {
+        received
+            .iter()
+            .filter(|m| {
+                m.kind == ReceivedKind::Response(200)
+                    && m.cseq.as_deref().is_some_and(|c| c.ends_with(method))
+                    && via_is_tcp(m)
+            })
+            .count()
+    };
+    assert_eq!(answered(" INFO"), 8, "{received:?}");
+    assert_eq!(answered(" BYE"), 1, "{received:?}");
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //!
 //! Scenario files are described in `portal_harness::scenario`, the load report in `portal_harness::load`.
 //!
-//! Options: `--dtmf rfc4733|info|inband`, `--telephone-event PT|none`, `--codecs pcmu,pcma`, `--digit-ms N`,
+//! Options: `--transport udp|tcp` (SIP over UDP, the default, or over one TCP connection; on `run` and `load`
+//! it overrides the scenario's `transport` line), `--dtmf rfc4733|info|inband`, `--telephone-event PT|none`, `--codecs pcmu,pcma`, `--digit-ms N`,
 //! `--gap-ms N`, `--prompts DIR`, `--timeout-s N`, `--trace-sip`, and for load `--calls N --parallel M`
 //! (every call runs the script; a summary follows). The script language is described in
 //! `portal_harness::script`. Exit status: 0 when every call followed its script, 1 when one did not, 2 for a
@@ -25,19 +26,20 @@ use std::time::{Duration, Instant};
 use portal_harness::load::{self, LoadOptions};
 use portal_harness::scenario::Scenario;
 use portal_harness::script::{self, Step};
-use portal_harness::{Codec, DialOptions, DtmfMode, Phone};
+use portal_harness::{Codec, DialOptions, DtmfMode, Phone, SipTransport};
 
-const USAGE: &str = "usage: vportal-harness run --server ADDR --scenario FILE [--prompts DIR] [--trace-sip]
+const USAGE: &str = "usage: vportal-harness run --server ADDR --scenario FILE [--transport udp|tcp] [--prompts DIR]
+        [--trace-sip]
        vportal-harness load --server ADDR --scenario FILE --calls N --rate R [--duration S]
-        [--server-pid PID] [--json] [--prompts DIR]
+        [--transport udp|tcp] [--server-pid PID] [--json] [--prompts DIR]
        vportal-harness call --server ADDR --from NUMBER --to NUMBER --script STEPS
-        [--dtmf rfc4733|info|inband] [--telephone-event PT|none] [--codecs pcmu,pcma]
+        [--transport udp|tcp] [--dtmf rfc4733|info|inband] [--telephone-event PT|none] [--codecs pcmu,pcma]
         [--digit-ms N] [--gap-ms N] [--prompts DIR] [--timeout-s N] [--trace-sip]
         [--calls N --parallel M]
 
 STEPS are separated by ';': expect PROMPT... | expect hangup | start PROMPT | press KEYS |
 say MS | say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)
-A scenario FILE has a header (from N, to N, dtmf rfc4733|info|inband, telephone-event PT|none,
+A scenario FILE has a header (from N, to N, transport udp|tcp, dtmf rfc4733|info|inband, telephone-event PT|none,
 codecs pcmu,pcma, timeout SECONDS, digit-ms N, gap-ms N), then one step per line (the steps above,
 `expect P within 5s`, `press K after 500ms`, `call [from N] [to N]` for the next call); // comments.";
 
@@ -53,6 +55,8 @@ struct ScenarioArgs {
     duration: Option<Duration>,
     server_pid: Option<u32>,
     json: bool,
+    /// Overrides the scenario's `transport` line.
+    transport: Option<SipTransport>,
 }
 
 fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, String> {
@@ -66,6 +70,7 @@ fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, Stri
         duration: None,
         server_pid: None,
         json: false,
+        transport: None,
     };
     let (mut server, mut path, mut calls, mut rate) = (false, false, false, false);
     let mut iter = args.iter();
@@ -96,6 +101,7 @@ fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, Stri
                 path = true;
             }
             "--prompts" => parsed.prompts = Some(value.into()),
+            "--transport" => parsed.transport = Some(parse_transport(value)?),
             "--calls" if load => {
                 parsed.calls = value.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
                 calls = true;
@@ -132,6 +138,10 @@ fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, Stri
     Ok(parsed)
 }
 
+fn parse_transport(value: &str) -> Result<SipTransport, String> {
+    SipTransport::parse(value).ok_or_else(|| format!("--transport: {value:?} is not udp or tcp"))
+}
+
 /// `vportal-harness run`: every call of the scenario, with its transcript.
 fn run_scenario(args: &ScenarioArgs) -> ExitCode {
     let scenario = match Scenario::load(&args.path) {
@@ -145,6 +155,9 @@ fn run_scenario(args: &ScenarioArgs) -> ExitCode {
         |call| {
             let mut options = scenario.dial_options(call, args.server);
             options.trace_sip = args.trace;
+            if let Some(transport) = args.transport {
+                options.transport = transport;
+            }
             if let Some(prompts) = &args.prompts {
                 options.prompts_dir = prompts.clone();
             }
@@ -194,6 +207,7 @@ fn run_load(args: &ScenarioArgs) -> ExitCode {
         server_pid: args.server_pid,
         prompts_dir: args.prompts.clone(),
         t1: Duration::from_millis(500),
+        transport: args.transport,
     };
     let report = load::run(&scenario, &args.path.display().to_string(), &options);
     if args.json {
@@ -237,6 +251,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut from = None;
     let mut to = None;
     let mut script_text = None;
+    let mut transport = SipTransport::Udp;
     let mut dtmf = DtmfMode::Rfc4733;
     let mut telephone_event = Some(101);
     let mut codecs = vec![Codec::Pcmu, Codec::Pcma];
@@ -271,6 +286,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--from" => from = Some(value.to_owned()),
             "--to" => to = Some(value.to_owned()),
             "--script" => script_text = Some(value.to_owned()),
+            "--transport" => transport = parse_transport(value)?,
             "--dtmf" => {
                 dtmf = match value {
                     "rfc4733" => DtmfMode::Rfc4733,
@@ -319,6 +335,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let steps =
         script::parse(&script_text.ok_or("--script is required")?).map_err(|e| e.to_string())?;
     let mut options = DialOptions::new(server, from, to);
+    options.transport = transport;
     options.dtmf_mode = dtmf;
     options.telephone_event_pt = if dtmf == DtmfMode::Inband && telephone_event == Some(101) {
         None // in-band keys are only heard without telephone-event
@@ -484,9 +501,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.options.dtmf_mode, DtmfMode::Inband);
+        assert_eq!(parsed.options.transport, SipTransport::Udp);
         assert_eq!(parsed.options.telephone_event_pt, None);
         assert_eq!(parsed.options.codecs, [Codec::Pcma, Codec::Pcmu]);
         assert_eq!((parsed.calls, parsed.parallel), (4, 4));
+        let tcp = args(
+            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --transport tcp",
+        )
+        .unwrap();
+        assert_eq!(tcp.options.transport, SipTransport::Tcp);
+        let wrong = args(
+            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --transport sctp",
+        );
+        assert!(wrong.unwrap_err().contains("udp or tcp"));
         assert!(args("call --from 1").is_err());
         assert!(args("dance").is_err());
         assert!(args("call --server x --from 1 --to 2 --script hangup").is_err());
@@ -502,6 +529,13 @@ mod tests {
         )
         .unwrap();
         assert!(run.trace);
+        assert_eq!(run.transport, None);
+        let run = parse_scenario_args(
+            false,
+            &words("--server 127.0.0.1:5060 --scenario a.vps --transport TCP"),
+        )
+        .unwrap();
+        assert_eq!(run.transport, Some(SipTransport::Tcp));
         assert!(
             parse_scenario_args(
                 false,
@@ -511,13 +545,14 @@ mod tests {
         );
         let load = parse_scenario_args(
             true,
-            &words("--server 127.0.0.1:5060 --scenario a.vps --calls 20 --rate 5 --duration 30 --server-pid 42 --json"),
+            &words("--server 127.0.0.1:5060 --scenario a.vps --calls 20 --rate 5 --duration 30 --server-pid 42 --json --transport udp"),
         )
         .unwrap();
         assert_eq!(
             (load.calls, load.rate, load.server_pid, load.json),
             (20, 5.0, Some(42), true)
         );
+        assert_eq!(load.transport, Some(SipTransport::Udp));
         assert_eq!(load.duration, Some(Duration::from_secs(30)));
         assert!(
             parse_scenario_args(
