@@ -27,14 +27,30 @@ pub struct BlockingPool {
 impl BlockingPool {
     /// Starts `threads` workers (at least one) behind a queue of `queue_length` waiting jobs.
     pub fn new(threads: usize, queue_length: usize, name: &str) -> std::io::Result<BlockingPool> {
+        BlockingPool::with_thread_start(threads, queue_length, name, || {})
+    }
+
+    /// Like [`BlockingPool::new`], with `on_start` run first on each worker thread (to lower its priority,
+    /// say, so the heavy store work yields to threads that keep time).
+    pub fn with_thread_start(
+        threads: usize,
+        queue_length: usize,
+        name: &str,
+        on_start: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<BlockingPool> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(queue_length);
         let jobs = Arc::new(Mutex::new(jobs));
+        let on_start = Arc::new(on_start);
         let workers = (0..threads.max(1))
             .map(|index| {
                 let jobs = Arc::clone(&jobs);
+                let on_start = Arc::clone(&on_start);
                 std::thread::Builder::new()
                     .name(format!("{name}-{index}"))
-                    .spawn(move || work(&jobs))
+                    .spawn(move || {
+                        on_start();
+                        work(&jobs)
+                    })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(BlockingPool {

@@ -1,33 +1,27 @@
-//! One call: routing, media negotiation, the conversation core and the call's RTP, in one task.
+//! One call: routing, media negotiation and the conversation core, in one task. The call's RTP is paced and
+//! read by the media plane ([`super::media`]), which reports keys, playlist ends and recordings back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use portal_core::{
-    Audio, Call, CallConfig, CallContext, Caller, Dialed, Digit, Input, Output, PlayId,
-    RecordingHandle, Reply, Request, RequestId,
+    Audio, Call, CallConfig, CallContext, Caller, Dialed, Digit, Input, Output, RecordingHandle,
+    Reply, Request, RequestId,
 };
-use portal_media::dtmf::{
-    DtmfUpdate, InbandDetector, KeyPressDeduper, KeySource, TelephoneEventReceiver,
-};
+use portal_media::dtmf::{KeyPressDeduper, KeySource};
 use portal_media::g711::Codec;
-use portal_media::prompts::{PlayItem, Playout, Tick};
-use portal_media::recording::{Recorder, RecorderConfig};
-use portal_media::rtp::{RtpPacket, RtpSender};
+use portal_media::prompts::PlayItem;
+use portal_media::recording::{RecorderConfig, Recording};
 use portal_sip::endpoint::{CallHandle, IncomingCall};
-use portal_sip::sdp::{self, Direction, LocalMedia, NegotiatedMedia, SessionDescription};
+use portal_sip::sdp::{self, LocalMedia, NegotiatedMedia, SessionDescription};
 use portal_store::{AccountStore, Moment, Policy, Portal, Source};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
+use super::media::{MediaCall, MediaEvent, StreamSetup};
 use super::{Shared, ToCall, ToSignalling};
 use crate::bridge::{CallRecordings, Services, call_config, carry_out, portal_identity};
-
-/// 20 ms of 8 kHz audio.
-const FRAME_SAMPLES: u32 = 160;
-const FRAME: Duration = Duration::from_millis(20);
 
 /// Runs one call from its INVITE to its end.
 pub(crate) async fn run(
@@ -47,18 +41,17 @@ pub(crate) async fn run(
         Ok(route) => route,
         Err(status) => return finished(Some(status)),
     };
-    let socket = match shared.bind_rtp().await {
-        Ok(socket) => socket,
+    let (media_events, media_events_rx) = mpsc::unbounded_channel();
+    let remote_hint = incoming.offer.as_ref().and_then(offered_audio_address);
+    let media_call = match shared.media.open(remote_hint, media_events).await {
+        Ok(media_call) => media_call,
         Err(error) => {
             tracing::warn!(%error, "no RTP port");
             return finished(Some(503));
         }
     };
-    let local_rtp = match socket.local_addr() {
-        Ok(addr) => addr,
-        Err(_) => return finished(Some(500)),
-    };
-    let local = LocalMedia::new(local_rtp, session_id(local_rtp.port()));
+    let local_rtp = media_call.local();
+    let local = LocalMedia::new(local_rtp, session_id());
     // With an offer, answer it; without one, offer ours and learn the answer from the ACK.
     let (answer_sdp, mut media) = match &incoming.offer {
         Some(offer) => match sdp::negotiate(offer, &local) {
@@ -120,12 +113,12 @@ pub(crate) async fn run(
         shared,
         route,
         incoming,
-        socket,
+        media_call,
         local,
         media,
         to_signalling.clone(),
     );
-    call.run(from_signalling).await;
+    call.run(from_signalling, media_events_rx).await;
     finished(None);
 }
 
@@ -207,13 +200,35 @@ pub(crate) async fn on_pool<T: Send + 'static>(
     }
 }
 
-/// The SDP session id (RFC 4566 `o=`): the time, with the call's RTP port so calls of the same second differ.
-fn session_id(rtp_port: u16) -> u64 {
+/// The SDP session id (RFC 4566 `o=`): the time in seconds with a running count below it, so calls of the same
+/// second differ (they may share an RTP port).
+fn session_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |elapsed| elapsed.as_secs());
-    (seconds << 16) | u64::from(rtp_port)
+    (seconds << 20) | (CALLS.fetch_add(1, Ordering::Relaxed) & 0xF_FFFF)
+}
+
+/// Where the offer's first audio stream wants RTP.
+fn offered_audio_address(offer: &SessionDescription) -> Option<std::net::SocketAddr> {
+    let audio = offer
+        .media
+        .iter()
+        .find(|media| media.kind == "audio" && media.port != 0)?;
+    Some(std::net::SocketAddr::new(audio.address(offer)?, audio.port))
+}
+
+fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {
+    StreamSetup {
+        remote: media.remote_rtp,
+        codec: media_codec(media.codec),
+        payload_type: media.payload_type,
+        telephone_event_pt: media.telephone_event_pt,
+        send: !media.is_on_hold(),
+    }
 }
 
 fn media_codec(codec: sdp::Codec) -> Codec {
@@ -230,25 +245,16 @@ struct CallMedia {
     handle: CallHandle,
     call_id: String,
     caller: Option<String>,
-    socket: UdpSocket,
+    media_call: MediaCall,
     local: LocalMedia,
-    media: NegotiatedMedia,
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
     call: Call,
-    sender: RtpSender,
-    playout: Playout,
-    playing: Option<PlayId>,
-    telephone_events: TelephoneEventReceiver,
-    inband: Option<InbandDetector>,
     deduper: KeyPressDeduper,
-    recorder: Option<Recorder>,
     recordings: CallRecordings,
     next_recording: u64,
     /// Store replies come back here from the pool.
     reply_sender: mpsc::UnboundedSender<(RequestId, Reply)>,
     replies: mpsc::UnboundedReceiver<(RequestId, Reply)>,
-    packet: Vec<u8>,
-    decoded: Vec<i16>,
     ended: bool,
 }
 
@@ -257,7 +263,7 @@ impl CallMedia {
         shared: Arc<Shared>,
         route: Route,
         incoming: IncomingCall,
-        socket: UdpSocket,
+        media_call: MediaCall,
         local: LocalMedia,
         media: NegotiatedMedia,
         to_signalling: mpsc::UnboundedSender<ToSignalling>,
@@ -277,60 +283,51 @@ impl CallMedia {
             portal: portal_identity(&route.portal),
             today: Moment::now_utc().today,
         };
-        let codec = media_codec(media.codec);
+        media_call.stream(stream_setup(&media));
         let (reply_sender, replies) = mpsc::unbounded_channel();
         CallMedia {
             call: Call::new(context, Arc::new(config)),
             handle: incoming.call,
             call_id: incoming.call_id,
             caller: incoming.asserted_user.or(incoming.from_user),
-            sender: RtpSender::new(),
-            playout: Playout::new(codec),
-            playing: None,
-            telephone_events: TelephoneEventReceiver::new(),
-            inband: media.telephone_event_pt.is_none().then(InbandDetector::new),
             deduper: KeyPressDeduper::new(),
-            recorder: None,
             recordings: HashMap::new(),
             next_recording: 0,
             reply_sender,
             replies,
-            packet: vec![0u8; 1500],
-            decoded: Vec::with_capacity(FRAME_SAMPLES as usize),
             ended: false,
             shared,
             route,
-            socket,
+            media_call,
             local,
-            media,
             to_signalling,
         }
     }
 
-    async fn run(mut self, mut from_signalling: mpsc::UnboundedReceiver<ToCall>) {
-        let mut pacing = tokio::time::interval(FRAME);
-        pacing.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        let mut receive = vec![0u8; 2048];
+    async fn run(
+        mut self,
+        mut from_signalling: mpsc::UnboundedReceiver<ToCall>,
+        mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    ) {
         self.drain();
         while !self.ended {
-            let core_deadline = self.call.poll_timeout().map(Instant::from_std);
-            let recorder_deadline = self
-                .recorder
-                .as_ref()
-                .and_then(Recorder::poll_timeout)
-                .map(Instant::from_std);
-            let deadline = [core_deadline, recorder_deadline]
-                .into_iter()
-                .flatten()
-                .min()
+            let deadline = self
+                .call
+                .poll_timeout()
+                .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                _ = pacing.tick() => self.pace(),
-                received = self.socket.recv_from(&mut receive) => {
-                    if let Ok((len, _from)) = received {
-                        self.receive(&receive[..len]);
+                event = media_events.recv() => match event {
+                    Some(MediaEvent::Key(digit, source)) => self.key(digit, source),
+                    Some(MediaEvent::PromptDone(id)) => self.feed(Input::PromptDone(id)),
+                    Some(MediaEvent::RecordingDone(recording)) => self.recording_done(recording),
+                    // The media plane stopped: the server is going down.
+                    None => {
+                        self.feed(Input::HungUp);
+                        let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));
+                        self.ended = true;
                     }
-                }
+                },
                 message = from_signalling.recv() => match message {
                     Some(ToCall::InfoDigit(key)) => {
                         if let Some(digit) = Digit::from_char(key) {
@@ -355,62 +352,6 @@ impl CallMedia {
         }
     }
 
-    /// One 20 ms tick: the next frame of the playlist, or the end of it.
-    fn pace(&mut self) {
-        let send = !matches!(
-            self.media.direction,
-            Direction::RecvOnly | Direction::Inactive
-        );
-        match self.playout.tick() {
-            Tick::Frame(payload) => {
-                if let Ok(len) =
-                    self.sender
-                        .build_audio(self.media.payload_type, payload, &mut self.packet)
-                    && send
-                {
-                    let _ = self
-                        .socket
-                        .try_send_to(&self.packet[..len], self.media.remote_rtp);
-                }
-            }
-            Tick::Finished => {
-                self.sender.skip(FRAME_SAMPLES);
-                if let Some(id) = self.playing.take() {
-                    self.feed(Input::PromptDone(id));
-                }
-            }
-            Tick::Idle => self.sender.skip(FRAME_SAMPLES),
-        }
-    }
-
-    fn receive(&mut self, datagram: &[u8]) {
-        let Ok(packet) = RtpPacket::parse(datagram) else {
-            return;
-        };
-        let now = std::time::Instant::now();
-        if Some(packet.payload_type) == self.media.telephone_event_pt {
-            if let Some(DtmfUpdate::Pressed(digit)) = self.telephone_events.receive(&packet) {
-                self.key(digit, KeySource::TelephoneEvent);
-            }
-            return;
-        }
-        if packet.payload_type != self.media.payload_type {
-            return;
-        }
-        if let Some(recorder) = self.recorder.as_mut()
-            && recorder.receive(&packet, now).is_some()
-        {
-            self.finish_recording();
-        }
-        if let Some(detector) = self.inband.as_mut() {
-            self.decoded.clear();
-            media_codec(self.media.codec).decode_append(packet.payload, &mut self.decoded);
-            if let Some(digit) = detector.push_frame(&self.decoded) {
-                self.key(digit, KeySource::Inband);
-            }
-        }
-    }
-
     fn key(&mut self, digit: Digit, source: KeySource) {
         if self
             .deduper
@@ -422,16 +363,10 @@ impl CallMedia {
     }
 
     fn timeout(&mut self) {
-        let now = std::time::Instant::now();
-        if let Some(recorder) = self.recorder.as_mut()
-            && recorder.handle_timeout(now).is_some()
-        {
-            self.finish_recording();
-        }
         if self
             .call
             .poll_timeout()
-            .is_some_and(|deadline| deadline <= now)
+            .is_some_and(|deadline| deadline <= std::time::Instant::now())
         {
             self.feed(Input::Timeout);
         }
@@ -441,7 +376,7 @@ impl CallMedia {
         let answer = match offer {
             Some(offer) => match sdp::negotiate(&offer, &self.local) {
                 Ok((answer, negotiated)) => {
-                    self.media = negotiated;
+                    self.media_call.stream(stream_setup(&negotiated));
                     answer
                 }
                 Err(refused) => {
@@ -458,11 +393,7 @@ impl CallMedia {
             .send(ToSignalling::Answer(self.handle, answer));
     }
 
-    fn finish_recording(&mut self) {
-        let Some(recorder) = self.recorder.take() else {
-            return;
-        };
-        let recording = recorder.finish();
+    fn recording_done(&mut self, recording: Recording) {
         self.next_recording += 1;
         let handle = RecordingHandle(self.next_recording);
         let duration = recording.duration();
@@ -493,14 +424,9 @@ impl CallMedia {
                             .get(&handle)
                             .map(|samples| PlayItem::Samples(Arc::from(samples.as_slice()))),
                     });
-                    self.playout.play(items.collect::<Vec<_>>());
-                    self.sender.start_talkspurt();
-                    self.playing = Some(id);
+                    self.media_call.play(id, items.collect());
                 }
-                Output::StopPlayback => {
-                    self.playout.stop();
-                    self.playing = None;
-                }
+                Output::StopPlayback => self.media_call.stop_playback(),
                 Output::StartRecording { max_length, .. } => {
                     let config = RecorderConfig {
                         max_length,
@@ -509,18 +435,9 @@ impl CallMedia {
                         ),
                         ..RecorderConfig::default()
                     };
-                    self.recorder = Some(Recorder::new(
-                        media_codec(self.media.codec),
-                        config,
-                        std::time::Instant::now(),
-                    ));
+                    self.media_call.record(config);
                 }
-                Output::StopRecording => {
-                    if let Some(recorder) = self.recorder.as_mut() {
-                        recorder.stop();
-                    }
-                    self.finish_recording();
-                }
+                Output::StopRecording => self.media_call.stop_recording(),
                 Output::Request(id, request) => self.request(id, request),
                 Output::HangUp => {
                     let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));

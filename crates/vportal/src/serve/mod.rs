@@ -1,17 +1,19 @@
 //! `vportal serve`: the SIP/RTP front end on a tokio runtime.
 //!
 //! One signalling task owns the sans-IO SIP [`Endpoint`] and the SIP sockets (UDP, and TCP connections framed
-//! by Content-Length). Each call runs in a task of its own ([`call`]) that owns the conversation core, its RTP
-//! socket and its media state, and paces its audio every 20 ms. Store work (argon2, SQL) runs on a bounded
-//! [`BlockingPool`], never on the runtime's threads that pace RTP.
+//! by Content-Length). Each call runs in a task of its own ([`call`]) that owns the conversation core and wakes
+//! only for events: a key, the end of a prompt, a store reply, a SIP message, a conversation timer. One media
+//! thread ([`media`]) paces every call's RTP from a 20-slot wheel over shared RTP sockets and reads what
+//! callers send. Store work (argon2, SQL) runs on a bounded [`BlockingPool`], never on the media thread.
 
 mod call;
+mod media;
+mod priority;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use portal_media::prompts::PromptLibrary;
@@ -219,25 +221,7 @@ pub(crate) struct Shared {
     pub prompts: PromptLibrary,
     pub settings: ServeSettings,
     pub rtp_ip: IpAddr,
-    next_rtp_port: AtomicU16,
-}
-
-impl Shared {
-    /// Binds an RTP socket on the next free even port of the range.
-    pub(crate) async fn bind_rtp(&self) -> std::io::Result<UdpSocket> {
-        let (low, high) = (self.settings.rtp.port_min, self.settings.rtp.port_max);
-        let span = u32::from(high.saturating_sub(low)) / 2 + 1;
-        let mut last_error = None;
-        for _ in 0..span {
-            let offset = self.next_rtp_port.fetch_add(2, Ordering::Relaxed);
-            let port = low + (u32::from(offset) % (span * 2)) as u16 / 2 * 2;
-            match UdpSocket::bind(SocketAddr::new(self.rtp_ip, port)).await {
-                Ok(socket) => return Ok(socket),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| std::io::Error::other("no RTP port is free")))
-    }
+    pub media: media::MediaHandle,
 }
 
 /// What a call task asks of the signalling task.
@@ -308,14 +292,22 @@ impl Server {
             None => sip_addr.ip(),
         };
         let prompts = PromptLibrary::load(&settings.media.prompts, &["en", "es"])?;
-        let pool = BlockingPool::new(settings.media.store_threads, 4096, "vportal-store")
-            .map_err(|e| ServeError::Other(e.to_string()))?;
+        let pool = BlockingPool::with_thread_start(
+            settings.media.store_threads,
+            4096,
+            "vportal-store",
+            priority::yield_to_media,
+        )
+        .map_err(|e| ServeError::Other(e.to_string()))?;
+        let media =
+            media::MediaHandle::start(rtp_ip, (settings.rtp.port_min, settings.rtp.port_max))
+                .map_err(|e| ServeError::Other(format!("media thread: {e}")))?;
         let shared = Arc::new(Shared {
             store,
             notifier,
             pool,
             prompts,
-            next_rtp_port: AtomicU16::new(0),
+            media,
             settings,
             rtp_ip,
         });
