@@ -155,7 +155,7 @@ async fn route(shared: &Arc<Shared>, incoming: &IncomingCall) -> Result<Route, u
             None => Ok(None),
         }
     };
-    let found = on_pool(shared, lookup).await.ok_or(503u16)?;
+    let found = on_pool(&shared.quick_pool, lookup).await.ok_or(503u16)?;
     match found {
         Ok(Some((portal, policy))) => Ok(Route {
             portal,
@@ -174,17 +174,17 @@ async fn route(shared: &Arc<Shared>, incoming: &IncomingCall) -> Result<Route, u
     }
 }
 
-/// Runs `job` on the store's pool and waits for it without blocking the runtime; `None` if the pool stopped.
+/// Runs `job` on a store pool and waits for it without blocking the runtime; `None` if the pool stopped.
 /// A full queue is waited out (the job is kept and offered again), so a login storm queues rather than fails.
 pub(crate) async fn on_pool<T: Send + 'static>(
-    shared: &Shared,
+    pool: &portal_store::BlockingPool,
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     let (done, result) = tokio::sync::oneshot::channel();
     let slot = Arc::new(std::sync::Mutex::new(Some((job, done))));
     loop {
         let offered = Arc::clone(&slot);
-        let submitted = shared.pool.try_submit(move || {
+        let submitted = pool.try_submit(move || {
             let taken = offered.lock().ok().and_then(|mut slot| slot.take());
             if let Some((job, done)) = taken {
                 let _ = done.send(job());
@@ -465,9 +465,19 @@ impl CallMedia {
             _ => HashMap::new(),
         };
         let replies = self.reply_sender.clone();
+        // Passcode work (argon2) queues on its own pool, so lookups and saves never wait behind a login storm.
+        let hashes = matches!(
+            request,
+            Request::Verify { .. } | Request::SetPasscode { .. }
+        );
         tokio::spawn(async move {
             let pool_shared = Arc::clone(&shared);
-            let reply = on_pool(&pool_shared, move || {
+            let pool = if hashes {
+                &pool_shared.pool
+            } else {
+                &pool_shared.quick_pool
+            };
+            let reply = on_pool(pool, move || {
                 let services = Services {
                     store: shared.store.as_ref() as &dyn AccountStore,
                     notifier: shared.notifier.as_ref(),

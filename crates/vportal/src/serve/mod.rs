@@ -4,7 +4,9 @@
 //! by Content-Length). Each call runs in a task of its own ([`call`]) that owns the conversation core and wakes
 //! only for events: a key, the end of a prompt, a store reply, a SIP message, a conversation timer. One media
 //! thread ([`media`]) paces every call's RTP from a 20-slot wheel over shared RTP sockets and reads what
-//! callers send. Store work (argon2, SQL) runs on a bounded [`BlockingPool`], never on the media thread.
+//! callers send. Store work runs on bounded [`BlockingPool`]s, never on the media thread: passcode work
+//! (argon2) on `store_threads` threads at a lower priority, and quick work (routing, lookups, recordings) on a
+//! thread of its own so new calls never wait behind a login storm.
 
 mod call;
 mod media;
@@ -170,7 +172,8 @@ impl Default for TimerSettings {
 pub struct MediaSettings {
     /// The prompts directory (holding `<lang>/<id>.wav`).
     pub prompts: PathBuf,
-    /// Store work threads (argon2 verification, SQL).
+    /// Threads for passcode work (argon2 verification and hashing, with its SQL). Routing, caller lookups and
+    /// recordings have one thread of their own, so they never wait behind passcode work.
     pub store_threads: usize,
 }
 
@@ -217,7 +220,10 @@ pub enum ServeError {
 pub(crate) struct Shared {
     pub store: Arc<SqliteStore>,
     pub notifier: Arc<dyn Notifier>,
+    /// Passcode work (argon2): `store_threads` threads at a lower priority.
     pub pool: BlockingPool,
+    /// Quick store work (routing, caller lookups, recordings): one thread.
+    pub quick_pool: BlockingPool,
     pub prompts: PromptLibrary,
     pub settings: ServeSettings,
     pub rtp_ip: IpAddr,
@@ -292,6 +298,8 @@ impl Server {
             None => sip_addr.ip(),
         };
         let prompts = PromptLibrary::load(&settings.media.prompts, &["en", "es"])?;
+        let quick_pool = BlockingPool::new(1, 4096, "vportal-lookup")
+            .map_err(|e| ServeError::Other(e.to_string()))?;
         let pool = BlockingPool::with_thread_start(
             settings.media.store_threads,
             4096,
@@ -306,6 +314,7 @@ impl Server {
             store,
             notifier,
             pool,
+            quick_pool,
             prompts,
             media,
             settings,
