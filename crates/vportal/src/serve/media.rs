@@ -36,6 +36,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Calls one RTP socket serves at most.
 pub(crate) const CALLS_PER_SOCKET: usize = 256;
+/// Receive buffer asked for each RTP socket: about 1,000 packets.
+const RECEIVE_BUFFER: usize = 1 << 20;
 /// Slots of the pacing wheel: one per millisecond of a 20 ms frame.
 const SLOTS: usize = 20;
 const SLOT: Duration = Duration::from_millis(1);
@@ -100,7 +102,10 @@ impl MediaHandle {
         let plane = Plane::new(ip, ports, received)?;
         std::thread::Builder::new()
             .name("vportal-media".into())
-            .spawn(move || plane.run())?;
+            .spawn(move || {
+                super::priority::hurry_media();
+                plane.run()
+            })?;
         Ok(MediaHandle { commands })
     }
 
@@ -214,6 +219,9 @@ struct CallMedia {
     pending_recording: Option<RecorderConfig>,
     /// Whether a packet from the caller arrived (its address is then settled).
     heard_from: bool,
+    /// The address under which the socket's map holds this call: reserved from the offer when the call opens
+    /// (so calls set up at the same moment from one address land on different sockets), then the stream's.
+    remote_key: Option<SocketAddr>,
 }
 
 impl CallMedia {
@@ -412,34 +420,62 @@ impl Plane {
             recorder: None,
             pending_recording: None,
             heard_from: false,
+            remote_key: None,
         });
+        let id = MediaCallId {
+            index: index as u32,
+            generation,
+        };
         if let Some(socket) = self.sockets[socket].as_mut() {
             socket.calls += 1;
         }
         self.open_calls += 1;
-        Ok((
-            MediaCallId {
-                index: index as u32,
-                generation,
-            },
-            local,
-        ))
+        if let Some(remote) = remote_hint {
+            self.set_remote_key(id, remote);
+        }
+        Ok((id, local))
     }
 
-    /// A socket with room whose calls do not use `remote` yet; a new one if there is none.
+    /// The least busy socket with room whose calls do not use `remote` yet (spreading what arrives over the
+    /// sockets' receive buffers); a new one if there is none.
     fn place(&mut self, remote: Option<SocketAddr>) -> io::Result<usize> {
         let fits = |socket: &RtpSocket| {
             socket.calls < CALLS_PER_SOCKET
                 && remote.is_none_or(|remote| !socket.remotes.contains_key(&remote))
         };
-        if let Some(found) = self
+        let least_busy = self
             .sockets
             .iter()
-            .rposition(|socket| socket.as_ref().is_some_and(fits))
-        {
-            return Ok(found);
+            .enumerate()
+            .filter_map(|(index, socket)| Some((index, socket.as_ref().filter(|s| fits(s))?.calls)))
+            .min_by_key(|&(_, calls)| calls);
+        match least_busy {
+            Some((index, _)) => Ok(index),
+            None => self.bind_socket(),
         }
-        self.bind_socket()
+    }
+
+    /// Files call `id` under `remote` in its socket's map, in place of its previous address.
+    fn set_remote_key(&mut self, id: MediaCallId, remote: SocketAddr) {
+        let Some(call) = self.call_mut(id) else {
+            return;
+        };
+        let previous = call.remote_key.replace(remote);
+        let socket_index = call.socket;
+        let Some(socket) = self.sockets[socket_index].as_mut() else {
+            return;
+        };
+        if let Some(previous) = previous
+            && socket.remotes.get(&previous) == Some(&id)
+        {
+            socket.remotes.remove(&previous);
+        }
+        if let Some(displaced) = socket.remotes.insert(remote, id)
+            && displaced != id
+        {
+            // Only when a late offer or a re-INVITE lands on an address already in use on this socket.
+            tracing::warn!(%remote, "two calls share an RTP address; the newer one receives");
+        }
     }
 
     /// Binds a socket on the next free even port of the range.
@@ -453,7 +489,7 @@ impl Plane {
             let Ok(port) = u16::try_from(port) else {
                 continue;
             };
-            match UdpSocket::bind(SocketAddr::new(self.ip, port)) {
+            match bind_udp(SocketAddr::new(self.ip, port)) {
                 Ok(mut socket) => {
                     let index = match self.sockets.iter().position(Option::is_none) {
                         Some(index) => index,
@@ -488,8 +524,6 @@ impl Plane {
             Some(stream) if stream.announced == announced => setup.remote = stream.setup.remote,
             _ => call.heard_from = false,
         }
-        let socket_index = call.socket;
-        let old_remote = call.stream.as_ref().map(|stream| stream.setup.remote);
         match call.stream.as_mut() {
             Some(stream) if stream.setup.codec == setup.codec => {
                 if stream.setup.telephone_event_pt != setup.telephone_event_pt {
@@ -517,19 +551,7 @@ impl Plane {
                 }
             }
         }
-        if let Some(socket) = self.sockets[socket_index].as_mut() {
-            if let Some(old) = old_remote
-                && socket.remotes.get(&old) == Some(&id)
-            {
-                socket.remotes.remove(&old);
-            }
-            if let Some(displaced) = socket.remotes.insert(setup.remote, id)
-                && displaced != id
-            {
-                // Only when a late offer or a re-INVITE lands on an address already in use on this socket.
-                tracing::warn!(remote = %setup.remote, "two calls share an RTP address; the newer one receives");
-            }
-        }
+        self.set_remote_key(id, setup.remote);
     }
 
     fn close(&mut self, id: MediaCallId) {
@@ -547,10 +569,10 @@ impl Plane {
         let socket_index = call.socket;
         let mut empty = false;
         if let Some(socket) = self.sockets[socket_index].as_mut() {
-            if let Some(stream) = &call.stream
-                && socket.remotes.get(&stream.setup.remote) == Some(&id)
+            if let Some(remote) = call.remote_key
+                && socket.remotes.get(&remote) == Some(&id)
             {
-                socket.remotes.remove(&stream.setup.remote);
+                socket.remotes.remove(&remote);
             }
             socket.calls -= 1;
             empty = socket.calls == 0;
@@ -656,9 +678,7 @@ impl Plane {
         if candidates.next().is_some() {
             return None;
         }
-        let socket = self.sockets[socket_index].as_mut()?;
-        socket.remotes.remove(&announced);
-        socket.remotes.insert(from, id);
+        self.set_remote_key(id, from);
         let call = self.call_mut(id)?;
         if let Some(stream) = call.stream.as_mut() {
             stream.setup.remote = from;
@@ -677,6 +697,18 @@ impl Plane {
         }
         self.decoded = decoded;
     }
+}
+
+/// A non-blocking UDP socket on `addr` with a receive buffer for [`RECEIVE_BUFFER`] bytes, so a socket shared by
+/// many talking callers does not overflow while the thread serves a slot.
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // The kernel caps this at net.core.rmem_max; the default buffer is still there if it refuses.
+    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
 }
 
 /// One packet from a caller: a telephone event, or audio for the recorder and the in-band detector.

@@ -3,9 +3,44 @@
 //! The store's worker threads lower their own scheduling priority (nice 10), which needs no privilege. When
 //! both cores are busy verifying passcodes, the scheduler then gives the media thread and the signalling
 //! runtime about nine tenths of the time they ask for; on an otherwise idle machine argon2 runs at full speed.
+//! The media thread also asks for real-time scheduling (SCHED_FIFO at a low real-time priority), which the
+//! system grants to root or with CAP_SYS_NICE: then even other busy programs on the machine (a load generator,
+//! say) cannot hold its frames back. It sleeps between its 1 ms slots, so it cannot starve the machine. Without
+//! the privilege it tries nice -10, and failing that runs at the normal priority.
 
 /// The nice value store threads take.
 pub(crate) const STORE_NICE: i32 = 10;
+/// The nice value the media thread asks for.
+pub(crate) const MEDIA_NICE: i32 = -10;
+
+/// The SCHED_FIFO priority the media thread asks for (1 is the lowest real-time priority, 99 the highest).
+pub(crate) const MEDIA_REALTIME_PRIORITY: i32 = 10;
+
+/// Raises the calling (media) thread's priority: real-time when allowed, else [`MEDIA_NICE`], else nothing.
+pub(crate) fn hurry_media() {
+    match set_this_thread_realtime(MEDIA_REALTIME_PRIORITY) {
+        Ok(()) => tracing::debug!("media thread runs at real-time priority"),
+        Err(error) => match set_this_thread_nice(MEDIA_NICE) {
+            Ok(()) => tracing::debug!(%error, nice = MEDIA_NICE, "media thread priority raised"),
+            Err(error) => tracing::debug!(%error, "media thread keeps the normal priority"),
+        },
+    }
+}
+
+/// On Linux, `sched_setscheduler(0, ...)` applies to the calling thread only.
+#[allow(unsafe_code)]
+fn set_this_thread_realtime(priority: i32) -> std::io::Result<()> {
+    let parameter = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `parameter` is a valid sched_param that outlives the call; the kernel only reads it.
+    let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &parameter) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
 
 /// Lowers the calling thread's priority to [`STORE_NICE`]. Failure (some sandboxes forbid it) is logged and
 /// otherwise harmless.
@@ -54,5 +89,34 @@ mod tests {
             before,
             "the calling thread is untouched"
         );
+    }
+
+    #[allow(unsafe_code)]
+    fn this_thread_policy() -> i32 {
+        // SAFETY: takes a plain integer and touches no memory of ours.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn the_media_thread_raises_its_priority_when_allowed_and_runs_on_when_not() {
+        let (policy_before, nice_before) = (this_thread_policy(), this_thread_nice());
+        let (policy, nice) = std::thread::spawn(|| {
+            hurry_media();
+            (this_thread_policy(), this_thread_nice())
+        })
+        .join()
+        .unwrap();
+        // Raising needs privilege: real-time, or nice -10, or untouched.
+        assert!(
+            policy == libc::SCHED_FIFO
+                || (policy == policy_before && (nice == MEDIA_NICE || nice == nice_before)),
+            "policy {policy}, nice {nice}"
+        );
+        assert_eq!(
+            this_thread_policy(),
+            policy_before,
+            "the calling thread is untouched"
+        );
+        assert_eq!(this_thread_nice(), nice_before);
     }
 }
