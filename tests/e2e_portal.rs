@@ -57,6 +57,16 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// After the tone: speaks 2 s, `#`, hears it played back, and keeps it (`1`).
+    fn records_a_name_and_keeps_it(&self) -> &Self {
+        self.say(2000)
+            .press("#")
+            .hears_name_played_back()
+            .starts(P::NameReview)
+            .press("1")
+            .hears(&[P::NameSaved])
+    }
+
     fn press(&self, keys: &str) -> &Self {
         must(self.server, &self.phone, self.phone.press(keys));
         self
@@ -120,12 +130,7 @@ fn a_passcode_set_by_the_administrator_before_the_first_call_leaves_only_the_nam
     call.starts(P::Welcome)
         .press("4826015#")
         .hears(&[P::MustRecordName, P::RecordName, P::Tone])
-        .say(2000)
-        .press("#")
-        .hears_name_played_back()
-        .starts(P::NameReview)
-        .press("1")
-        .hears(&[P::NameSaved])
+        .records_a_name_and_keeps_it()
         .starts(P::MainMenu)
         .hang_up();
     let audit = server.audit("1002");
@@ -246,12 +251,7 @@ fn a_user_onboarded_under_the_generated_policy_must_change_the_emailed_passcode(
         .starts(P::ReenterNewPasscode)
         .press("3691470#")
         .hears(&[P::PasscodeChanged, P::RecordName, P::Tone])
-        .say(2000)
-        .press("#")
-        .hears_name_played_back()
-        .starts(P::NameReview)
-        .press("1")
-        .hears(&[P::NameSaved])
+        .records_a_name_and_keeps_it()
         .starts(P::MainMenu)
         .hang_up();
     let user = server.admin(&["user", "show", "1006"], "");

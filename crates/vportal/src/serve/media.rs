@@ -766,6 +766,25 @@ mod tests {
         MediaHandle::start(LOOPBACK, (base, base + 198)).unwrap()
     }
 
+    /// A key press as RFC 4733 events (payload type 101), from the phone `from` to the portal's `to`.
+    fn send_key(from: &StdUdpSocket, to: SocketAddr, key: char, ssrc: u32) {
+        let mut sender = RtpSender::with_state(ssrc, 1, 1000);
+        let mut buffer = [0u8; 64];
+        let digit = Digit::from_char(key).unwrap();
+        for packet in telephone_event_packets(digit, 1000, 800, TelephoneEventPacing::default()) {
+            let len = sender
+                .build_with_timestamp(
+                    101,
+                    packet.marker,
+                    packet.timestamp,
+                    &packet.event.to_bytes(),
+                    &mut buffer,
+                )
+                .unwrap();
+            from.send_to(&buffer[..len], to).unwrap();
+        }
+    }
+
     fn setup(remote: SocketAddr) -> StreamSetup {
         StreamSetup {
             remote,
@@ -889,32 +908,15 @@ mod tests {
         let call_b = media.open(None, b_tx).await.unwrap();
         call_b.stream(setup(b.local_addr().unwrap()));
         assert_eq!(call_a.local(), call_b.local());
-        let send_key = |from: &StdUdpSocket, digit: Digit, ssrc: u32| {
-            let mut sender = RtpSender::with_state(ssrc, 1, 1000);
-            let mut buffer = [0u8; 64];
-            for packet in telephone_event_packets(digit, 1000, 800, TelephoneEventPacing::default())
-            {
-                let len = sender
-                    .build_with_timestamp(
-                        101,
-                        packet.marker,
-                        packet.timestamp,
-                        &packet.event.to_bytes(),
-                        &mut buffer,
-                    )
-                    .unwrap();
-                from.send_to(&buffer[..len], call_a.local()).unwrap();
-            }
-        };
-        send_key(&stranger, Digit::from_char('3').unwrap(), 9);
-        send_key(&b, Digit::from_char('5').unwrap(), 10);
+        send_key(&stranger, call_a.local(), '3', 9);
+        send_key(&b, call_a.local(), '5', 10);
         match next_event(&mut b_events).await {
             MediaEvent::Key(digit, KeySource::TelephoneEvent) => {
                 assert_eq!(digit, Digit::from_char('5').unwrap())
             }
             other => panic!("{other:?}"),
         }
-        send_key(&a, Digit::from_char('8').unwrap(), 11);
+        send_key(&a, call_a.local(), '8', 11);
         match next_event(&mut a_events).await {
             MediaEvent::Key(digit, _) => assert_eq!(digit, Digit::from_char('8').unwrap()),
             other => panic!("{other:?}"),
@@ -967,25 +969,7 @@ mod tests {
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let call = media.open(Some(announced), events_tx).await.unwrap();
         call.stream(setup(announced));
-        let mut sender = RtpSender::with_state(3, 1, 1000);
-        let mut buffer = [0u8; 64];
-        for packet in telephone_event_packets(
-            Digit::from_char('4').unwrap(),
-            1000,
-            800,
-            TelephoneEventPacing::default(),
-        ) {
-            let len = sender
-                .build_with_timestamp(
-                    101,
-                    packet.marker,
-                    packet.timestamp,
-                    &packet.event.to_bytes(),
-                    &mut buffer,
-                )
-                .unwrap();
-            caller.send_to(&buffer[..len], call.local()).unwrap();
-        }
+        send_key(&caller, call.local(), '4', 3);
         assert!(matches!(
             next_event(&mut events).await,
             MediaEvent::Key(digit, _) if digit == Digit::from_char('4').unwrap()
