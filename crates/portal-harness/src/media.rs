@@ -1,11 +1,15 @@
-//! The phone's outgoing RTP: one thread on a 20 ms media clock. Between jobs it sends a silence frame per tick
+//! The phones' outgoing RTP, each on a 20 ms media clock. Between jobs a phone sends a silence frame per tick
 //! (or lets the clock run without sending); a job (a key press, a stretch of speech) is a list of packets at
-//! sample offsets from its start, sent on time with the call's one [`RtpSender`].
+//! sample offsets from its start, sent on its clock with the call's one [`RtpSender`].
+//!
+//! One thread serves every phone of the process: a wheel of 20 one-millisecond slots, each phone in one slot
+//! (the least busy when it joined), served every 20 ms on an absolute schedule. A job's packets go out at the
+//! first tick at or after their offset.
 
+use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use portal_core::Digit;
@@ -54,10 +58,6 @@ fn round_up_to_frame(samples: u32) -> u32 {
 
 fn ms_to_samples(ms: u32) -> u32 {
     ms * 8
-}
-
-fn samples_to_duration(samples: u32) -> Duration {
-    Duration::from_micros(u64::from(samples) * 125)
 }
 
 /// Audio frames of `samples`, the last one padded with silence.
@@ -112,88 +112,337 @@ pub(crate) fn inband_job(
     (audio_actions(codec, &samples, 0), tone_len + gap_len)
 }
 
-/// Runs the media clock until `stop` is set or the job channel closes.
-pub(crate) fn run(
+/// Slots of the wheel: one a millisecond, so each phone is served every 20 ms.
+const SLOTS: usize = 20;
+/// How long one slot lasts.
+const SLOT: Duration = Duration::from_millis(1);
+/// A frame's worth of samples.
+const FRAME: u32 = SAMPLES_PER_FRAME as u32;
+
+/// A phone's outgoing media on the process's media wheel; dropping it takes the phone off the wheel.
+pub(crate) struct Media {
+    id: u64,
+    slot: usize,
+}
+
+impl fmt::Debug for Media {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Media")
+            .field("id", &self.id)
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+impl Drop for Media {
+    fn drop(&mut self) {
+        let mut wheel = wheel().lock();
+        wheel.slots[self.slot].retain(|entry| entry.id != self.id);
+    }
+}
+
+/// Puts a phone on the media wheel: from now on, every 20 ms, it sends its next frame (silence, or the next
+/// packets of the job in progress) from `socket`. It leaves the wheel when `stop` is set (after finishing the
+/// job in progress on the clock, without sending), when the job channel closes, or when the [`Media`] is
+/// dropped.
+pub(crate) fn start(
     socket: Arc<UdpSocket>,
     config: MediaConfig,
     jobs: mpsc::Receiver<Job>,
     stop: Arc<AtomicBool>,
-) {
-    let mut sender = RtpSender::new();
-    let mut buffer = [0u8; SEND_BUFFER_LEN];
-    let silence = [config.codec.silence_code(); SAMPLES_PER_FRAME];
-    let mut next_tick = Instant::now();
-    let send = |bytes: &[u8]| {
-        let _ = socket.send_to(bytes, config.remote);
-    };
-    while !stop.load(Ordering::Relaxed) {
-        let wait = next_tick.saturating_duration_since(Instant::now());
-        match jobs.recv_timeout(wait) {
-            Ok(job) => {
-                sleep_until(next_tick);
-                let start = Instant::now().max(next_tick);
-                let base = sender.timestamp();
-                for (at, action) in &job.actions {
-                    sleep_until(start + samples_to_duration(*at));
-                    if stop.load(Ordering::Relaxed) {
+) -> Media {
+    let shared = wheel();
+    let mut wheel = shared.lock();
+    let id = wheel.next_id;
+    wheel.next_id += 1;
+    let slot = (0..SLOTS)
+        .min_by_key(|&slot| wheel.slots[slot].len())
+        .unwrap_or(0);
+    wheel.slots[slot].push(Entry {
+        id,
+        socket,
+        config,
+        jobs,
+        stop,
+        sender: RtpSender::new(),
+        current: None,
+        visit_in: None,
+    });
+    drop(wheel);
+    shared.added.notify_all();
+    Media { id, slot }
+}
+
+/// A job in progress.
+struct Current {
+    job: Job,
+    /// When its first packet was due.
+    start: Instant,
+    /// The RTP timestamp at its start.
+    base: u32,
+    /// Media time of the next tick, in samples from the start.
+    position: u32,
+    /// Media time of the last tick.
+    ticked: u32,
+    /// The next action to send.
+    next: usize,
+    /// The phone stopped: the job runs out on the clock without sending.
+    aborted: bool,
+}
+
+impl Current {
+    /// When the next packet is due, in whole milliseconds after the last tick, if before the next tick (a
+    /// telephone-event packet off the 20 ms grid).
+    fn next_due_ms(&self) -> Option<u32> {
+        let (at, _) = self.job.actions.get(self.next)?;
+        let ms = at.checked_sub(self.ticked)?.div_ceil(8);
+        (ms > 0 && (ms as usize) < SLOTS).then_some(ms)
+    }
+}
+
+/// One phone on the wheel: what its media thread used to keep.
+struct Entry {
+    id: u64,
+    socket: Arc<UdpSocket>,
+    config: MediaConfig,
+    jobs: mpsc::Receiver<Job>,
+    stop: Arc<AtomicBool>,
+    sender: RtpSender,
+    current: Option<Current>,
+    /// Set by a tick: the job has a packet due this many milliseconds after it, before the next tick.
+    visit_in: Option<u32>,
+}
+
+impl Entry {
+    fn send(&self, bytes: &[u8]) {
+        let _ = self.socket.send_to(bytes, self.config.remote);
+    }
+
+    /// One tick of the phone's 20 ms media clock; false when the phone leaves the wheel.
+    fn tick(&mut self, buffer: &mut [u8; SEND_BUFFER_LEN]) -> bool {
+        let stopped = self.stop.load(Ordering::Relaxed);
+        loop {
+            if let Some(mut current) = self.current.take() {
+                if current.position >= current.job.end {
+                    // The job's media time is over: the clock runs on from its end.
+                    let lag = current
+                        .base
+                        .wrapping_add(current.job.end)
+                        .wrapping_sub(self.sender.timestamp());
+                    if lag > 0 && lag < 0x8000_0000 {
+                        self.sender.skip(lag);
+                    }
+                    let _ = current.job.done.send(current.start);
+                    continue;
+                }
+                current.aborted |= stopped;
+                while let Some((at, action)) = current.job.actions.get(current.next) {
+                    if *at > current.position {
                         break;
                     }
-                    match action {
-                        Action::Audio(frame) => {
-                            let lag = base.wrapping_add(*at).wrapping_sub(sender.timestamp());
-                            if lag > 0 && lag < 0x8000_0000 {
-                                sender.skip(lag);
-                            }
-                            if let Ok(len) =
-                                sender.build_audio(config.payload_type, &frame[..], &mut buffer)
-                            {
-                                send(&buffer[..len]);
-                            }
-                        }
-                        Action::Event {
-                            marker,
-                            timestamp_offset,
-                            payload,
-                        } => {
-                            let Some(pt) = config.telephone_event_pt else {
-                                continue;
-                            };
-                            if let Ok(len) = sender.build_with_timestamp(
-                                pt,
-                                *marker,
-                                base.wrapping_add(*timestamp_offset),
-                                payload,
-                                &mut buffer,
-                            ) {
-                                send(&buffer[..len]);
-                            }
-                        }
+                    current.next += 1;
+                    if !current.aborted {
+                        self.act(current.base, *at, action, buffer);
                     }
                 }
-                let lag = base.wrapping_add(job.end).wrapping_sub(sender.timestamp());
+                current.ticked = current.position;
+                current.position += FRAME;
+                self.visit_in = current.next_due_ms();
+                self.current = Some(current);
+                return true;
+            }
+            if stopped {
+                return false;
+            }
+            match self.jobs.try_recv() {
+                Ok(job) => {
+                    self.current = Some(Current {
+                        job,
+                        start: Instant::now(),
+                        base: self.sender.timestamp(),
+                        position: 0,
+                        ticked: 0,
+                        next: 0,
+                        aborted: false,
+                    });
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    if self.config.idle_silence {
+                        let silence = [self.config.codec.silence_code(); SAMPLES_PER_FRAME];
+                        if let Ok(len) =
+                            self.sender
+                                .build_audio(self.config.payload_type, &silence, buffer)
+                        {
+                            self.send(&buffer[..len]);
+                        }
+                    } else {
+                        self.sender.skip(FRAME);
+                    }
+                    return true;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// A visit between two ticks, `ms` after the last one: sends the job's packets due by now; returns when
+    /// the next one is due, if before the next tick.
+    fn visit(&mut self, ms: u32, buffer: &mut [u8; SEND_BUFFER_LEN]) -> Option<u32> {
+        let mut current = self.current.take()?;
+        current.aborted |= self.stop.load(Ordering::Relaxed);
+        let now = current.ticked + ms * 8;
+        while let Some((at, action)) = current.job.actions.get(current.next) {
+            if *at > now {
+                break;
+            }
+            current.next += 1;
+            if !current.aborted {
+                self.act(current.base, *at, action, buffer);
+            }
+        }
+        let next = current.next_due_ms();
+        self.current = Some(current);
+        next
+    }
+
+    /// Sends one packet of a job that started at RTP timestamp `base`.
+    fn act(&mut self, base: u32, at: u32, action: &Action, buffer: &mut [u8; SEND_BUFFER_LEN]) {
+        match action {
+            Action::Audio(frame) => {
+                let lag = base.wrapping_add(at).wrapping_sub(self.sender.timestamp());
                 if lag > 0 && lag < 0x8000_0000 {
-                    sender.skip(lag);
+                    self.sender.skip(lag);
                 }
-                next_tick = start + samples_to_duration(job.end);
-                sleep_until(next_tick);
-                let _ = job.done.send(start);
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if config.idle_silence {
-                    if let Ok(len) = sender.build_audio(config.payload_type, &silence, &mut buffer)
-                    {
-                        send(&buffer[..len]);
-                    }
-                } else {
-                    sender.skip(SAMPLES_PER_FRAME as u32);
-                }
-                next_tick += Duration::from_millis(20);
-                // After a stall, do not burst to catch up: resume on the clock from now.
-                if Instant::now() > next_tick + Duration::from_millis(200) {
-                    next_tick = Instant::now();
+                if let Ok(len) =
+                    self.sender
+                        .build_audio(self.config.payload_type, &frame[..], buffer)
+                {
+                    self.send(&buffer[..len]);
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Action::Event {
+                marker,
+                timestamp_offset,
+                payload,
+            } => {
+                let Some(pt) = self.config.telephone_event_pt else {
+                    return;
+                };
+                if let Ok(len) = self.sender.build_with_timestamp(
+                    pt,
+                    *marker,
+                    base.wrapping_add(*timestamp_offset),
+                    payload,
+                    buffer,
+                ) {
+                    self.send(&buffer[..len]);
+                }
+            }
+        }
+    }
+}
+
+struct Wheel {
+    slots: [Vec<Entry>; SLOTS],
+    next_id: u64,
+}
+
+impl Wheel {
+    fn is_empty(&self) -> bool {
+        self.slots.iter().all(Vec::is_empty)
+    }
+}
+
+struct Shared {
+    wheel: Mutex<Wheel>,
+    /// Told when a phone joins: the thread sleeps while the wheel is empty.
+    added: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Wheel> {
+        self.wheel
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The process's media wheel, its thread started on first use.
+fn wheel() -> &'static Shared {
+    static WHEEL: OnceLock<&'static Shared> = OnceLock::new();
+    WHEEL.get_or_init(|| {
+        let shared: &'static Shared = Box::leak(Box::new(Shared {
+            wheel: Mutex::new(Wheel {
+                slots: std::array::from_fn(|_| Vec::new()),
+                next_id: 0,
+            }),
+            added: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("harness-media".into())
+            .spawn(move || run_wheel(shared))
+            .unwrap_or_else(|error| panic!("cannot start the media thread: {error}"));
+        shared
+    })
+}
+
+/// The media thread: serves one slot a millisecond, on an absolute schedule.
+fn run_wheel(shared: &Shared) {
+    let mut buffer = [0u8; SEND_BUFFER_LEN];
+    let mut slot = 0;
+    // The slot count since the start, and the visits between ticks: (slot count due, entry, its slot, ms after
+    // its tick).
+    let mut count: u64 = 0;
+    let mut visits: Vec<(u64, u64, usize, u32)> = Vec::new();
+    let mut due = Vec::new();
+    let mut next_slot = Instant::now();
+    loop {
+        {
+            let mut wheel = shared.lock();
+            while wheel.is_empty() {
+                wheel = shared
+                    .added
+                    .wait(wheel)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                next_slot = Instant::now();
+            }
+        }
+        sleep_until(next_slot);
+        {
+            let mut wheel = shared.lock();
+            wheel.slots[slot].retain_mut(|entry| {
+                let keep = entry.tick(&mut buffer);
+                if let Some(ms) = entry.visit_in.take()
+                    && keep
+                {
+                    visits.push((count + u64::from(ms), entry.id, slot, ms));
+                }
+                keep
+            });
+            visits.retain(|visit| {
+                let now = visit.0 <= count;
+                if now {
+                    due.push(*visit);
+                }
+                !now
+            });
+            for (at, id, home, ms) in due.drain(..) {
+                let next = wheel.slots[home]
+                    .iter_mut()
+                    .find(|entry| entry.id == id)
+                    .and_then(|entry| entry.visit(ms, &mut buffer));
+                if let Some(next) = next {
+                    visits.push((at - u64::from(ms) + u64::from(next), id, home, next));
+                }
+            }
+        }
+        slot = (slot + 1) % SLOTS;
+        count += 1;
+        next_slot += SLOT;
+        // After a stall, do not burst to catch up: resume on the clock from now.
+        let now = Instant::now();
+        if now > next_slot + Duration::from_millis(200) {
+            next_slot = now;
         }
     }
 }

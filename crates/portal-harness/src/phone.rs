@@ -17,8 +17,9 @@ use portal_sip::sdp::{
 };
 use portal_sip::syntax::{Method, NameAddr};
 
-use crate::media::{self, Job, MediaConfig};
+use crate::media::{self, Job, Media, MediaConfig};
 use crate::recognizer::{Heard, PromptCatalog, PromptRecognizer};
+use crate::rtp_in::{self, Registration, RtpSink};
 use crate::sip::{
     self, Dialog, Incoming, SipReceiver, SipSocket, cseq_method, header, header_list, request_text,
     response_text, tag_of, token, uri_host,
@@ -261,6 +262,10 @@ pub struct Phone {
     options: DialOptions,
     negotiated: Negotiated,
     media_jobs: Option<mpsc::Sender<Job>>,
+    /// The phone's place on the process's media wheel.
+    media: Option<Media>,
+    /// The phone's RTP socket on the process's receiving thread.
+    rtp_in: Option<Registration>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -375,7 +380,6 @@ impl Phone {
         };
         let sip = Arc::new(sip);
         let rtp_socket = Arc::new(UdpSocket::bind(SocketAddr::new(local_ip, 0))?);
-        rtp_socket.set_read_timeout(Some(Duration::from_millis(50)))?;
         let rtp_local = rtp_socket.local_addr()?;
         let our_offer = offer(&options, rtp_local);
         let offer_text = our_offer.to_string();
@@ -558,6 +562,8 @@ impl Phone {
                         direction: Direction::Inactive,
                     },
                     media_jobs: None,
+                    media: None,
+                    rtp_in: None,
                     threads: std::mem::take(&mut phone_threads.threads),
                 };
                 let _ = phone.hang_up();
@@ -590,18 +596,10 @@ impl Phone {
             ));
         }
 
-        // Media: receive and send.
-        {
-            let inner = Arc::clone(&inner);
-            let socket = Arc::clone(&rtp_socket);
-            phone_threads.threads.push(
-                std::thread::Builder::new()
-                    .name("harness-rtp-in".into())
-                    .spawn(move || rtp_receive(&inner, &socket))?,
-            );
-        }
+        // Media: receive and send, on the process's shared threads.
+        let rtp_in = rtp_in::register(&rtp_socket, Arc::clone(&inner) as Arc<dyn RtpSink>)?;
         let (jobs_tx, jobs_rx) = mpsc::channel();
-        {
+        let media = {
             let config = MediaConfig {
                 remote: negotiated.remote_rtp,
                 codec: negotiated.codec,
@@ -611,19 +609,15 @@ impl Phone {
                     .and(negotiated.telephone_event_pt),
                 idle_silence: options.idle == IdleAudio::Silence,
             };
-            let socket = Arc::clone(&rtp_socket);
-            let stop = Arc::clone(&stop);
-            phone_threads.threads.push(
-                std::thread::Builder::new()
-                    .name("harness-rtp-out".into())
-                    .spawn(move || media::run(socket, config, jobs_rx, stop))?,
-            );
-        }
+            media::start(Arc::clone(&rtp_socket), config, jobs_rx, Arc::clone(&stop))
+        };
         Ok(Phone {
             inner,
             options,
             negotiated,
             media_jobs: Some(jobs_tx),
+            media: Some(media),
+            rtp_in: Some(rtp_in),
             threads: std::mem::take(&mut phone_threads.threads),
         })
     }
@@ -1056,6 +1050,8 @@ impl Drop for Phone {
         }
         self.inner.stop.store(true, Ordering::Relaxed);
         self.media_jobs = None;
+        self.media = None;
+        self.rtp_in = None;
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -1225,52 +1221,52 @@ fn answer_request(inner: &Inner, request: &Request, from: SocketAddr) {
     }
 }
 
-/// The RTP receiving thread: every packet to the recogniser.
-fn rtp_receive(inner: &Inner, socket: &UdpSocket) {
-    let mut buffer = vec![0u8; 2048];
-    let mut stopped_at: Option<Instant> = None;
-    loop {
-        if inner.stop.load(Ordering::Relaxed) {
-            let since = *stopped_at.get_or_insert_with(Instant::now);
-            if since.elapsed() > Duration::from_millis(300) {
-                if let Some(recognizer) = inner.lock().recognizer.as_mut() {
-                    recognizer.end_talkspurt();
-                }
-                inner.changed.notify_all();
-                return;
+/// The phone's share of the process's RTP receiving thread: every packet to the recogniser.
+impl RtpSink for Inner {
+    fn packet(&self, bytes: &[u8], now: Instant) {
+        let Ok(packet) = RtpPacket::parse(bytes) else {
+            return;
+        };
+        self.recognize(|state| {
+            state.arrival(&packet, now);
+            if let Some(recognizer) = state.recognizer.as_mut() {
+                recognizer.push(&packet, now);
             }
+        });
+    }
+
+    fn idle(&self, now: Instant) {
+        self.recognize(|state| {
+            if let Some(recognizer) = state.recognizer.as_mut() {
+                recognizer.idle(now);
+            }
+        });
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn finish(&self) {
+        if let Some(recognizer) = self.lock().recognizer.as_mut() {
+            recognizer.end_talkspurt();
         }
-        let received = socket.recv_from(&mut buffer);
-        let now = Instant::now();
-        let mut state = inner.lock();
+        self.changed.notify_all();
+    }
+}
+
+impl Inner {
+    /// Runs `update` on the state; wakes the waiters when what was heard, or what is playing, changed.
+    fn recognize(&self, update: impl FnOnce(&mut State)) {
+        let mut state = self.lock();
         let before = state.recognizer.as_ref().map_or(0, |r| r.heard().len());
         let playing_before = state.recognizer.as_ref().and_then(|r| r.playing());
-        match received {
-            Ok((len, _from)) => {
-                if let Ok(packet) = RtpPacket::parse(&buffer[..len]) {
-                    state.arrival(&packet, now);
-                    if let Some(recognizer) = state.recognizer.as_mut() {
-                        recognizer.push(&packet, now);
-                    }
-                }
-            }
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if let Some(recognizer) = state.recognizer.as_mut() {
-                    recognizer.idle(now);
-                }
-            }
-            Err(_) => return,
-        }
+        update(&mut state);
         let after = state.recognizer.as_ref().map_or(0, |r| r.heard().len());
         let playing_after = state.recognizer.as_ref().and_then(|r| r.playing());
         drop(state);
         if after != before || playing_after != playing_before {
-            inner.changed.notify_all();
+            self.changed.notify_all();
         }
     }
 }

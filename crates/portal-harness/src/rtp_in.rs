@@ -1,0 +1,188 @@
+//! The phones' incoming RTP: one thread for every phone of the process waits on all their RTP sockets at once
+//! (mio, edge-triggered: each ready socket is read until it would block) and hands each packet to its phone's
+//! [`RtpSink`]. A phone that received nothing for [`IDLE`] is told so (the recogniser ends a talkspurt on
+//! silence); one whose call ended keeps receiving for [`LINGER`], then is finished and leaves.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token, Waker};
+
+/// Nothing received for this long: the sink's [`RtpSink::idle`] is called (then again each time as long).
+const IDLE: Duration = Duration::from_millis(50);
+/// How often the phones are checked for idleness and for having stopped.
+const SWEEP: Duration = Duration::from_millis(25);
+/// How long a phone keeps receiving after its call ended.
+const LINGER: Duration = Duration::from_millis(300);
+const WAKER: Token = Token(0);
+
+/// Where a phone's RTP goes.
+pub(crate) trait RtpSink: Send + Sync {
+    /// A datagram arrived at `now`.
+    fn packet(&self, bytes: &[u8], now: Instant);
+    /// Nothing arrived for a while.
+    fn idle(&self, now: Instant);
+    /// Whether the call is over.
+    fn stopped(&self) -> bool;
+    /// The phone leaves: no more packets.
+    fn finish(&self);
+}
+
+/// A phone's socket on the receiving thread; dropping it takes the phone off (its sink finished).
+#[derive(Debug)]
+pub(crate) struct Registration {
+    token: Token,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let shared = receiver();
+        let _ = shared.lock().send(Command::Remove(self.token));
+        let _ = shared.waker.wake();
+    }
+}
+
+/// Starts receiving on `socket` (a duplicate of it, in non-blocking mode: the socket itself becomes
+/// non-blocking too) for `sink`.
+pub(crate) fn register(socket: &UdpSocket, sink: Arc<dyn RtpSink>) -> io::Result<Registration> {
+    let duplicate = socket.try_clone()?;
+    duplicate.set_nonblocking(true)?;
+    let socket = mio::net::UdpSocket::from_std(duplicate);
+    let shared = receiver();
+    let token = Token(shared.next_token.fetch_add(1, Ordering::Relaxed));
+    shared
+        .lock()
+        .send(Command::Add(token, socket, sink))
+        .map_err(|_| io::Error::other("the RTP receiving thread is gone"))?;
+    shared.waker.wake()?;
+    Ok(Registration { token })
+}
+
+enum Command {
+    Add(Token, mio::net::UdpSocket, Arc<dyn RtpSink>),
+    Remove(Token),
+}
+
+struct Shared {
+    commands: Mutex<mpsc::Sender<Command>>,
+    waker: Waker,
+    next_token: AtomicUsize,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, mpsc::Sender<Command>> {
+        self.commands
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The process's receiving thread, started on first use.
+fn receiver() -> &'static Shared {
+    static RECEIVER: OnceLock<Shared> = OnceLock::new();
+    RECEIVER.get_or_init(|| {
+        let started = Poll::new().and_then(|poll| {
+            let waker = Waker::new(poll.registry(), WAKER)?;
+            let (commands, incoming) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("harness-rtp-in".into())
+                .spawn(move || run(poll, &incoming))?;
+            Ok(Shared {
+                commands: Mutex::new(commands),
+                waker,
+                next_token: AtomicUsize::new(1),
+            })
+        });
+        started.unwrap_or_else(|error| panic!("cannot start the RTP receiving thread: {error}"))
+    })
+}
+
+struct Entry {
+    socket: mio::net::UdpSocket,
+    sink: Arc<dyn RtpSink>,
+    /// The last packet, or the last call of `idle`.
+    last: Instant,
+    stopped_at: Option<Instant>,
+}
+
+fn run(mut poll: Poll, commands: &mpsc::Receiver<Command>) {
+    let mut events = Events::with_capacity(1024);
+    let mut entries: HashMap<Token, Entry> = HashMap::new();
+    let mut buffer = vec![0u8; 2048];
+    let mut next_sweep = Instant::now() + SWEEP;
+    loop {
+        let timeout = next_sweep.saturating_duration_since(Instant::now());
+        if let Err(error) = poll.poll(&mut events, Some(timeout))
+            && error.kind() != io::ErrorKind::Interrupted
+        {
+            std::thread::sleep(SWEEP);
+        }
+        // Commands first: a socket's events only come once it is registered here.
+        for command in commands.try_iter() {
+            match command {
+                Command::Add(token, mut socket, sink) => {
+                    if poll
+                        .registry()
+                        .register(&mut socket, token, Interest::READABLE)
+                        .is_ok()
+                    {
+                        entries.insert(
+                            token,
+                            Entry {
+                                socket,
+                                sink,
+                                last: Instant::now(),
+                                stopped_at: None,
+                            },
+                        );
+                    }
+                }
+                Command::Remove(token) => {
+                    if let Some(mut entry) = entries.remove(&token) {
+                        let _ = poll.registry().deregister(&mut entry.socket);
+                        entry.sink.finish();
+                    }
+                }
+            }
+        }
+        for event in &events {
+            let Some(entry) = entries.get_mut(&event.token()) else {
+                continue;
+            };
+            loop {
+                match entry.socket.recv_from(&mut buffer) {
+                    Ok((len, _from)) => {
+                        let now = Instant::now();
+                        entry.sink.packet(&buffer[..len], now);
+                        entry.last = now;
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        let now = Instant::now();
+        if now >= next_sweep {
+            entries.retain(|_, entry| {
+                if entry.sink.stopped() {
+                    let since = *entry.stopped_at.get_or_insert(now);
+                    if now.saturating_duration_since(since) > LINGER {
+                        let _ = poll.registry().deregister(&mut entry.socket);
+                        entry.sink.finish();
+                        return false;
+                    }
+                }
+                if now.saturating_duration_since(entry.last) >= IDLE {
+                    entry.sink.idle(now);
+                    entry.last = now;
+                }
+                true
+            });
+            next_sweep = now + SWEEP;
+        }
+    }
+}
