@@ -256,6 +256,20 @@ stream_timers() {
 	MAX_REPROMPTS=255
 }
 
+# streaming_setup CALLS HOLD_S: what stream.sh and pacing.sh do before placing their calls: the tools and the
+# build, the file limit, the streaming timers, the server, SIPp's callers file and a free media port for SIPp
+# (in MEDIA_PORT).
+streaming_setup() {
+	ensure_sipp
+	ensure_python
+	build
+	raise_nofile $(($1 * 2 + 4096))
+	stream_timers "$2"
+	start_server
+	sipp_callers "$WORK/callers.csv" 5551001
+	MEDIA_PORT=$(free_media_port)
+}
+
 # write_config FILE: the server's configuration. SIP on 127.0.0.1:$SIP_PORT; the load source (loopback) is a
 # trusted peer without a per-source INVITE limit; RTP ports $RTP_MIN-$RTP_MAX; the repository's prompts.
 # Timers: FIRST_DIGIT_MS and MAX_REPROMPTS when set (see stream_timers), else the defaults.

@@ -27,16 +27,8 @@ RAMP_S=$(((CALLS + RATE - 1) / RATE))
 HOLD_S=${HOLD_S:-$((RAMP_S + SETTLE_S + CAPTURE_S + 15))}
 
 bench_init pacing
-ensure_sipp
 ensure_tcpdump
-ensure_python
-build
-raise_nofile $((CALLS * 2 + 4096))
-stream_timers "$HOLD_S"
-start_server
-
-sipp_callers "$WORK/callers.csv" 5551001
-MEDIA_PORT=$(free_media_port)
+streaming_setup "$CALLS" "$HOLD_S"
 say "placing $CALLS calls at $RATE/s (about $RAMP_S s), each held $HOLD_S s"
 T_START=$(now)
 sipp_start stream -sf "$BENCH_DIR/sipp/stream.xml" -inf "$WORK/callers.csv" -s 5558000 \

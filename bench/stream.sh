@@ -24,15 +24,7 @@ SETTLE_S=${SETTLE_S:-3}
 	}
 
 bench_init stream
-ensure_sipp
-ensure_python
-build
-raise_nofile $((CALLS * 2 + 4096))
-stream_timers "$HOLD_S"
-start_server
-
-sipp_callers "$WORK/callers.csv" 5551001
-MEDIA_PORT=$(free_media_port)
+streaming_setup "$CALLS" "$HOLD_S"
 RAMP_S=$(((CALLS + RATE - 1) / RATE))
 say "placing $CALLS calls at $RATE/s (about $RAMP_S s), each held $HOLD_S s"
 T_START=$(now)
