@@ -497,6 +497,14 @@ fn telephone_event_pt(section: &MediaDescription) -> Option<u8> {
         })
 }
 
+/// Where the stream [`negotiate`] would answer wants RTP, known before our own port is: a media server can place
+/// the call (on a port this address does not use yet) before it writes the answer.
+pub fn offered_rtp_address(offer: &SessionDescription) -> Option<SocketAddr> {
+    let (chosen, _, _) = choose_stream(offer)?;
+    let offered = &offer.media[chosen];
+    Some(SocketAddr::new(offered.address(offer)?, offered.port))
+}
+
 /// The first audio m-line we can use and the codec chosen from it (offerer's preference order).
 fn choose_stream(offer: &SessionDescription) -> Option<(usize, Codec, u8)> {
     offer

@@ -74,6 +74,11 @@ m=audio 5004 RTP/AVP 0\r\nc=IN IP4 192.0.2.1\r\n";
     assert_eq!(answer.media[0].formats, ["31"]);
     assert_eq!(answer.media[1].port, 40000);
     assert_eq!(media.remote_rtp, "192.0.2.1:5004".parse().unwrap());
+    // Known before the answer, and the same.
+    assert_eq!(
+        offered_rtp_address(&SessionDescription::parse(offer).unwrap()),
+        Some(media.remote_rtp)
+    );
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub(crate) async fn run(
         Err(status) => return finished(Some(status)),
     };
     let (media_events, media_events_rx) = mpsc::unbounded_channel();
-    let remote_hint = incoming.offer.as_ref().and_then(offered_audio_address);
+    let remote_hint = incoming.offer.as_ref().and_then(sdp::offered_rtp_address);
     let media_call = match shared.media.open(remote_hint, media_events).await {
         Ok(media_call) => media_call,
         Err(error) => {
@@ -210,15 +210,6 @@ fn session_id() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(1, |elapsed| elapsed.as_secs());
     (seconds << 20) | (CALLS.fetch_add(1, Ordering::Relaxed) & 0xF_FFFF)
-}
-
-/// Where the offer's first audio stream wants RTP.
-fn offered_audio_address(offer: &SessionDescription) -> Option<std::net::SocketAddr> {
-    let audio = offer
-        .media
-        .iter()
-        .find(|media| media.kind == "audio" && media.port != 0)?;
-    Some(std::net::SocketAddr::new(audio.address(offer)?, audio.port))
 }
 
 fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {
