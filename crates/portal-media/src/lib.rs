@@ -77,7 +77,8 @@
 //! ```
 //!
 //! Modules: [`g711`] codecs, [`rtp`] packets and sender state, [`prompts`] library and playout, [`dtmf`] key
-//! presses, [`recording`] the caller's audio, [`signal`] levels and tones.
+//! presses, [`recording`] the caller's audio, [`signal`] levels and tones,
+//! [`thread_priority`] for the threads that pace media.
 
 pub mod dtmf;
 pub mod g711;
@@ -85,6 +86,7 @@ pub mod prompts;
 pub mod recording;
 pub mod rtp;
 pub mod signal;
+pub mod thread_priority;
 
 pub use dtmf::{
     DtmfUpdate, InbandConfig, InbandDetector, InbandDigit, KeyPressDeduper, KeySource,

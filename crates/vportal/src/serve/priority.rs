@@ -8,6 +8,8 @@
 //! say) cannot hold its frames back. It sleeps between its 1 ms slots, so it cannot starve the machine. Without
 //! the privilege it tries nice -10, and failing that runs at the normal priority.
 
+use portal_media::thread_priority::{set_this_thread_nice, set_this_thread_realtime};
+
 /// The nice value store threads take.
 pub(crate) const STORE_NICE: i32 = 10;
 /// The nice value the media thread asks for.
@@ -27,21 +29,6 @@ pub(crate) fn hurry_media() {
     }
 }
 
-/// On Linux, `sched_setscheduler(0, ...)` applies to the calling thread only.
-#[allow(unsafe_code)]
-fn set_this_thread_realtime(priority: i32) -> std::io::Result<()> {
-    let parameter = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: `parameter` is a valid sched_param that outlives the call; the kernel only reads it.
-    let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &parameter) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// Lowers the calling thread's priority to [`STORE_NICE`]. Failure (some sandboxes forbid it) is logged and
 /// otherwise harmless.
 pub(crate) fn yield_to_media() {
@@ -50,29 +37,10 @@ pub(crate) fn yield_to_media() {
     }
 }
 
-/// On Linux, `setpriority(PRIO_PROCESS, 0, ...)` applies to the calling thread only.
-#[allow(unsafe_code)]
-fn set_this_thread_nice(nice: i32) -> std::io::Result<()> {
-    // SAFETY: setpriority takes plain integers and touches no memory of ours.
-    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-/// The calling thread's nice value (for tests).
-#[cfg(test)]
-#[allow(unsafe_code)]
-fn this_thread_nice() -> i32 {
-    // SAFETY: getpriority takes plain integers and touches no memory of ours.
-    unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_media::thread_priority::this_thread_nice;
 
     #[test]
     fn a_store_thread_lowers_its_own_priority_and_no_other() {
