@@ -256,6 +256,16 @@ impl Inner {
     }
 }
 
+/// When a wait for what is heard must look again though nothing changed: at its deadline, or when the hang-up
+/// grace runs out. Every packet, SIP message and hang-up wakes it besides; a thousand callers waiting must not
+/// poll.
+fn next_check(state: &State, deadline: Instant) -> Instant {
+    match state.hung_up {
+        Some((_, at)) => deadline.min(at + HANG_UP_GRACE),
+        None => deadline,
+    }
+}
+
 /// A phone in a call with the portal. See the [crate documentation](crate).
 pub struct Phone {
     inner: Arc<Inner>,
@@ -843,8 +853,10 @@ impl Phone {
                     after: timeout,
                 });
             }
-            let wake = deadline.min(now + Duration::from_millis(100));
-            state = self.inner.wait_for_change(state, wake - now);
+            let wake = next_check(&state, deadline);
+            state = self
+                .inner
+                .wait_for_change(state, wake.saturating_duration_since(now));
         }
     }
 
@@ -899,8 +911,10 @@ impl Phone {
                     after: timeout,
                 });
             }
-            let wake = deadline.min(now + Duration::from_millis(100));
-            state = self.inner.wait_for_change(state, wake - now);
+            let wake = next_check(&state, deadline);
+            state = self
+                .inner
+                .wait_for_change(state, wake.saturating_duration_since(now));
         }
     }
 

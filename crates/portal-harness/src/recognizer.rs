@@ -51,6 +51,9 @@ struct CatalogEntry {
     encoded: Box<[u8]>,
     /// The longest run of leading frames this prompt shares with any other prompt.
     shared_prefix: usize,
+    /// For each frame, whether it is silence (every code the law's silence code): a silence frame received
+    /// is matched against these flags, not byte by byte, as silence flows between every prompt.
+    silent: Box<[bool]>,
 }
 
 impl CatalogEntry {
@@ -60,6 +63,15 @@ impl CatalogEntry {
 
     fn frame(&self, index: usize) -> &[u8] {
         &self.encoded[index * SAMPLES_PER_FRAME..(index + 1) * SAMPLES_PER_FRAME]
+    }
+
+    /// Whether `frame` (silence or not, as `silent` says) is this prompt's frame at `index`.
+    fn frame_is(&self, index: usize, frame: &Frame) -> bool {
+        match self.silent.get(index) {
+            None => false,
+            Some(&silent) if frame.silent || silent => silent == frame.silent,
+            Some(_) => self.frame(index) == frame.codes,
+        }
     }
 
     /// Frames needed to name this prompt when it was cut short.
@@ -93,11 +105,18 @@ impl PromptCatalog {
                         continue;
                     }
                     let audio = library.get(language, id);
+                    let encoded: Box<[u8]> = audio.encoded(codec).into();
+                    let silence = codec.silence_code();
+                    let silent = encoded
+                        .chunks(SAMPLES_PER_FRAME)
+                        .map(|frame| frame.iter().all(|&code| code == silence))
+                        .collect();
                     entries.push(CatalogEntry {
                         id,
                         language,
-                        encoded: audio.encoded(codec).into(),
+                        encoded,
                         shared_prefix: 0,
+                        silent,
                     });
                 }
             }
@@ -233,6 +252,8 @@ pub struct PromptRecognizer {
     payload_type: u8,
     /// Frames of the current talkspurt not yet attributed.
     frames: Vec<Frame>,
+    /// An empty buffer [`consume`](Self::consume) rebuilds `frames` into, kept to spare an allocation a frame.
+    spare_frames: Vec<Frame>,
     /// How many of `frames` run up to the last one that is not silence (0: silence only, or none).
     sounding: usize,
     /// Catalogue entries matching every frame in `frames` so far (only while `frames` is not empty).
@@ -260,6 +281,7 @@ impl PromptRecognizer {
             codec,
             payload_type,
             frames: Vec::new(),
+            spare_frames: Vec::new(),
             sounding: 0,
             live: Vec::new(),
             complete: None,
@@ -359,7 +381,7 @@ impl PromptRecognizer {
         let entries = catalog.entries(self.codec);
         // Live entries are longer than `frames`, so each has a frame at `index`.
         let stopped = self.live.iter().copied().find(|&e| {
-            entries[e].frame(index) != silence.codes && self.heard_past_threshold(&entries[e])
+            !entries[e].frame_is(index, silence) && self.heard_past_threshold(&entries[e])
         });
         if let Some(entry) = stopped {
             let heard = self.sounding;
@@ -399,17 +421,14 @@ impl PromptRecognizer {
     fn extend(&mut self) {
         let entries = self.catalog.entries(self.codec);
         let index = self.frames.len() - 1;
-        let frame = &self.frames[index].codes;
+        let frame = &self.frames[index];
         if index == 0 {
-            self.live = (0..entries.len())
-                .filter(|&e| entries[e].frame_count() > 0 && entries[e].frame(0) == frame)
-                .collect();
+            self.live.clear();
+            self.live
+                .extend((0..entries.len()).filter(|&e| entries[e].frame_is(0, frame)));
             self.complete = None;
         } else {
-            self.live.retain(|&e| {
-                let entry = &entries[e];
-                index < entry.frame_count() && entry.frame(index) == frame
-            });
+            self.live.retain(|&e| entries[e].frame_is(index, frame));
         }
         let matched = index + 1;
         for &e in &self.live {
@@ -462,13 +481,14 @@ impl PromptRecognizer {
 
     /// Drops the first `count` frames and rebuilds the match state over the rest.
     fn consume(&mut self, count: usize) {
-        let rest: Vec<_> = self.frames.drain(..).skip(count).collect();
+        let mut rest = std::mem::replace(&mut self.frames, std::mem::take(&mut self.spare_frames));
         self.live.clear();
         self.complete = None;
         self.sounding = 0;
-        for frame in rest {
+        for frame in rest.drain(..).skip(count) {
             self.append(frame);
         }
+        self.spare_frames = rest;
     }
 
     fn emit_prompt(&mut self, entry: &CatalogEntry, frames: usize, cut: bool) {

@@ -110,6 +110,7 @@ struct Entry {
 }
 
 fn run(mut poll: Poll, commands: &mpsc::Receiver<Command>) {
+    crate::media::hurry_rtp_thread();
     let mut events = Events::with_capacity(1024);
     let mut entries: HashMap<Token, Entry> = HashMap::new();
     let mut buffer = vec![0u8; 2048];
