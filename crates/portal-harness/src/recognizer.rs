@@ -65,7 +65,8 @@ impl CatalogEntry {
         &self.encoded[index * SAMPLES_PER_FRAME..(index + 1) * SAMPLES_PER_FRAME]
     }
 
-    /// Whether `frame` (silence or not, as `silent` says) is this prompt's frame at `index`.
+    /// Whether `frame` is this prompt's frame at `index`: by the silence flags when either is silence (equal
+    /// codes then), byte by byte otherwise.
     fn frame_is(&self, index: usize, frame: &Frame) -> bool {
         match self.silent.get(index) {
             None => false,

@@ -18,8 +18,8 @@ pub fn set_this_thread_realtime(priority: i32) -> std::io::Result<()> {
     }
 }
 
-/// Sets the calling thread's nice value (-20 the most favoured, 19 the least). Lowering it needs no
-/// privilege; raising it above the current one needs root or CAP_SYS_NICE.
+/// Sets the calling thread's nice value (-20 the most favoured, 19 the least). A higher value than the
+/// current one needs no privilege; a lower one needs root or CAP_SYS_NICE.
 #[allow(unsafe_code)]
 pub fn set_this_thread_nice(nice: i32) -> std::io::Result<()> {
     // SAFETY: setpriority takes plain integers and touches no memory of ours.
