@@ -37,3 +37,24 @@ pub fn this_thread_nice() -> i32 {
     // SAFETY: getpriority takes plain integers and touches no memory of ours.
     unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_higher_nice_value_applies_to_the_calling_thread_only() {
+        let before = this_thread_nice();
+        let wanted = (before + 5).min(19);
+        let on_the_thread =
+            std::thread::spawn(move || set_this_thread_nice(wanted).map(|()| this_thread_nice()))
+                .join()
+                .unwrap();
+        assert_eq!(on_the_thread.unwrap(), wanted);
+        assert_eq!(
+            this_thread_nice(),
+            before,
+            "the calling thread is untouched"
+        );
+    }
+}
