@@ -3,9 +3,11 @@
 //! was heard instead.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use portal_harness::load::{self, LoadOptions};
 use portal_harness::scenario::Scenario;
-use vportal_tests::{Server, call_options, workspace_root};
+use vportal_tests::{Server, call_options, count_kind, workspace_root};
 
 fn scenarios_dir() -> PathBuf {
     workspace_root().join("examples/scenarios")
@@ -83,3 +85,79 @@ scenarios!(
     inter_digit_timeout,
     passcode_not_set,
 );
+
+/// What the login storm bench needs from `vportal-harness load`: with `--number-per-caller` each caller is its
+/// own user (caller `i` calls from the scenario's number plus `i`), and `press KEYS at T` sends the last key
+/// (`#`) T after the run began. Two users, mailboxes 2000 and 2001 called from 5552000 and 5552001, have their
+/// passcodes set by the administrator, so the prompt after a right passcode is must_record_name.
+#[test]
+fn load_callers_each_call_from_their_own_number_and_press_at_the_planned_moment() {
+    let server = Server::start_demo("");
+    server.admin(&["policy", "set", "--initial-pin", "none"], "");
+    for mailbox in ["2000", "2001"] {
+        let number = format!("555{mailbox}");
+        let email = format!("user{mailbox}@example.org");
+        server.admin(
+            &[
+                "user",
+                "add",
+                "--mailbox",
+                mailbox,
+                "--number",
+                &number,
+                "--extension",
+                mailbox,
+                "--email",
+                &email,
+            ],
+            "",
+        );
+        server.admin(&["user", "set-pin", mailbox], "1357924\n");
+    }
+    let scenario = Scenario::parse(
+        "from 5552000\nstart welcome\npress 1357924# at 3s\nexpect must_record_name within 10s\nhangup",
+        None,
+    )
+    .unwrap();
+    let t1 = call_options(&server, "5552000").t1;
+
+    // One run: the # goes out 3 s after the run began (on the media clock's 20 ms grid, so a little later).
+    let began = Instant::now();
+    let records = scenario.run_from(
+        began,
+        |call| {
+            let mut options = scenario.dial_options(call, server.sip);
+            options.t1 = t1;
+            options
+        },
+        |_, _| {},
+    );
+    assert!(records[0].result.is_ok(), "{:?}", records[0].result);
+    let keys: String = records[0].keys_sent.iter().map(|(key, _)| key).collect();
+    assert_eq!(keys, "1357924#");
+    let pound_at = records[0].keys_sent[7].1 - began;
+    assert!(
+        pound_at >= Duration::from_secs(3) && pound_at < Duration::from_millis(3250),
+        "# went out {pound_at:?} after the run began"
+    );
+
+    // A load of two callers, each from its own number.
+    let report = load::run(
+        &scenario,
+        "two users",
+        &LoadOptions {
+            server: server.sip,
+            calls: 2,
+            rate: 4.0,
+            duration: None,
+            server_pid: None,
+            prompts_dir: None,
+            t1,
+            transport: None,
+            number_per_caller: true,
+        },
+    );
+    assert_eq!((report.calls_ok, report.digits_lost), (2, 0), "{report}");
+    assert_eq!(count_kind(&server.audit("2000"), "login_ok"), 2);
+    assert_eq!(count_kind(&server.audit("2001"), "login_ok"), 1);
+}

@@ -54,6 +54,19 @@ pub struct LoadOptions {
     pub t1: Duration,
     /// How the callers' SIP travels, instead of what the scenario's header says.
     pub transport: Option<SipTransport>,
+    /// Caller `i` calls from the scenario's calling number plus `i` ([`caller_number`]).
+    pub number_per_caller: bool,
+}
+
+/// The calling number of caller `index` under [`LoadOptions::number_per_caller`]: `number` plus `index`, as
+/// many digits as `number` at least (`0100` + 1 is `0101`). `None` when `number` is not all digits or the sum
+/// does not fit.
+pub fn caller_number(number: &str, index: usize) -> Option<String> {
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sum = number.parse::<u128>().ok()?.checked_add(index as u128)?;
+    Some(format!("{sum:0width$}", width = number.len()))
 }
 
 /// Milliseconds at the 50th and 99th percentiles (and the maximum where it is reported).
@@ -172,8 +185,14 @@ pub fn run(scenario: &Scenario, scenario_name: &str, options: &LoadOptions) -> L
     } else {
         Duration::ZERO
     };
-    let dial = |call: &crate::scenario::ScenarioCall| {
+    let dial = |caller: usize, call: &crate::scenario::ScenarioCall| {
         let mut dial = scenario.dial_options(call, options.server);
+        if options.number_per_caller {
+            // Checked by the caller of `run`; a number that cannot be offset is dialed as written.
+            if let Some(number) = caller_number(&call.from, caller) {
+                dial.from = number;
+            }
+        }
         dial.t1 = options.t1;
         if let Some(transport) = options.transport {
             dial.transport = transport;
@@ -197,7 +216,7 @@ pub fn run(scenario: &Scenario, scenario_name: &str, options: &LoadOptions) -> L
                         std::thread::sleep(start_at - now);
                     }
                     loop {
-                        let run = scenario.run(dial, |_, _| {});
+                        let run = scenario.run_from(started, |call| dial(caller, call), |_, _| {});
                         if let Ok(mut records) = records.lock() {
                             records.push(run);
                         }
@@ -353,6 +372,17 @@ mod tests {
         assert_eq!(Spread::of(Vec::new()), Spread::default());
         let one = Spread::of(vec![ms(7)]);
         assert_eq!((one.p50_ms, one.p99_ms, one.max_ms), (7.0, 7.0, 7.0));
+    }
+
+    #[test]
+    fn caller_numbers_count_up_and_keep_their_width() {
+        assert_eq!(caller_number("55520000", 0).as_deref(), Some("55520000"));
+        assert_eq!(caller_number("55520000", 199).as_deref(), Some("55520199"));
+        assert_eq!(caller_number("0100", 1).as_deref(), Some("0101"));
+        assert_eq!(caller_number("99", 1).as_deref(), Some("100"));
+        assert_eq!(caller_number("+4455", 1), None);
+        assert_eq!(caller_number("", 1), None);
+        assert_eq!(caller_number(&"9".repeat(40), 1), None);
     }
 
     #[test]

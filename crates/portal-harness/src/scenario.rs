@@ -23,8 +23,11 @@
 //!
 //! **Steps**: the steps of [`crate::script`] (`expect P...`, `expect hangup`, `start P`, `press KEYS`,
 //! `say MS|FILE.wav`, `wait MS`, `hangup`), one per line, and two suffixes: `within DURATION` on `expect` and
-//! `start` (instead of the header's timeout) and `after DURATION` on `press` (wait, then press). A WAV path
-//! is relative to the scenario file.
+//! `start` (instead of the header's timeout), and on `press` either `after DURATION` (wait, then press) or
+//! `at DURATION` (wait until the *last* key of the step goes out that long after the run began, so that many
+//! callers of one `load` can submit an entry in the same instant; for `load` the run begins when the first
+//! caller starts; a caller already past that moment presses at once). A WAV path is relative to the scenario
+//! file.
 //!
 //! **Several calls**: a line `call [from NUMBER] [to NUMBER]` ends one call and starts the next (same header,
 //! numbers overridden); every call ends with a BYE from us unless the portal already hung up.
@@ -123,6 +126,8 @@ pub struct ScenarioStep {
     pub within: Option<Duration>,
     /// `after`: how long to wait before pressing.
     pub after: Option<Duration>,
+    /// `at`: when, after the run began, the last key of this press goes out.
+    pub at: Option<Duration>,
 }
 
 impl ScenarioStep {
@@ -305,11 +310,12 @@ impl Scenario {
             let mut words = words;
             let mut within = None;
             let mut after = None;
+            let mut at = None;
             if words.len() >= 3 {
                 let suffix = words[words.len() - 2];
                 let amount = words[words.len() - 1];
                 match suffix {
-                    "within" | "after" => {
+                    "within" | "after" | "at" => {
                         let duration = parse_duration(amount, Duration::from_millis(1))
                             .ok_or_else(|| fail(format!("{amount:?} is not a duration")))?;
                         if suffix == "within" {
@@ -319,9 +325,13 @@ impl Scenario {
                             within = Some(duration);
                         } else {
                             if verb != "press" {
-                                return Err(fail("`after` goes with press".into()));
+                                return Err(fail(format!("`{suffix}` goes with press")));
                             }
-                            after = Some(duration);
+                            if suffix == "at" {
+                                at = Some(duration);
+                            } else {
+                                after = Some(duration);
+                            }
                         }
                         words.truncate(words.len() - 2);
                     }
@@ -350,6 +360,7 @@ impl Scenario {
                     step,
                     within,
                     after,
+                    at,
                 });
             }
         }
@@ -402,15 +413,25 @@ impl Scenario {
     }
 
     /// Runs every call in order on phones dialed with `options(call)`; stops at the first call that fails.
-    /// `on_step` sees each step before it runs.
+    /// `on_step` sees each step before it runs. `press ... at` counts from now.
     pub fn run(
         &self,
+        options: impl FnMut(&ScenarioCall) -> DialOptions,
+        on_step: impl FnMut(usize, &ScenarioStep),
+    ) -> Vec<CallRecord> {
+        self.run_from(Instant::now(), options, on_step)
+    }
+
+    /// [`Scenario::run`], with `press ... at` counted from `began` (for `load`, the first caller's start).
+    pub fn run_from(
+        &self,
+        began: Instant,
         mut options: impl FnMut(&ScenarioCall) -> DialOptions,
         mut on_step: impl FnMut(usize, &ScenarioStep),
     ) -> Vec<CallRecord> {
         let mut records = Vec::with_capacity(self.calls.len());
         for (index, call) in self.calls.iter().enumerate() {
-            let record = self.run_call(call, options(call), |step| on_step(index, step));
+            let record = self.run_call(call, options(call), began, |step| on_step(index, step));
             let failed = record.result.is_err();
             records.push(record);
             if failed {
@@ -420,31 +441,35 @@ impl Scenario {
         records
     }
 
-    /// Places one call and runs its steps; hangs up at the end unless the portal did.
+    /// Places one call and runs its steps; hangs up at the end unless the portal did. `press ... at` counts
+    /// from `began`.
     pub fn run_call(
         &self,
         call: &ScenarioCall,
         options: DialOptions,
+        began: Instant,
         mut on_step: impl FnMut(&ScenarioStep),
     ) -> CallRecord {
         let mut record = CallRecord {
-            from: call.from.clone(),
+            from: options.from.clone(),
             to: call.to.clone(),
             result: Ok(()),
             transcript: Vec::new(),
             heard: Vec::new(),
             setup_time: None,
+            keys_sent: Vec::new(),
             pound_to_prompt: Vec::new(),
             arrival_deviations: Vec::new(),
             keys_pressed: 0,
             digits_lost: 0,
         };
+        let key_period = Duration::from_millis(u64::from(options.digit_ms + options.gap_ms));
         let phone = match Phone::dial(options) {
             Ok(phone) => phone,
             Err(error) => {
                 record.result = Err(StepFailure {
                     line: call.line,
-                    step: format!("dial {} from {}", call.to, call.from),
+                    step: format!("dial {} from {}", call.to, record.from),
                     error,
                 });
                 return record;
@@ -460,12 +485,21 @@ impl Scenario {
                 Step::ExpectHangUp => phone.wait_for_hang_up(timeout),
                 Step::Start(id) => phone.wait_for_start(*id, timeout),
                 Step::Press(keys) => {
+                    let count = keys.chars().filter(|c| !c.is_whitespace()).count();
                     if let Some(after) = step.after {
                         std::thread::sleep(after);
                     }
+                    if let Some(at) = step.at {
+                        let first_key_at = (began + at)
+                            .checked_sub(key_period * count.saturating_sub(1) as u32)
+                            .unwrap_or(began);
+                        let now = Instant::now();
+                        if first_key_at > now {
+                            std::thread::sleep(first_key_at - now);
+                        }
+                    }
                     let pressed = phone.press(keys);
                     if pressed.is_ok() {
-                        let count = keys.chars().filter(|c| !c.is_whitespace()).count();
                         record.keys_pressed += count;
                         unconfirmed_keys = count;
                     }
@@ -497,7 +531,8 @@ impl Scenario {
         let _ = phone.hang_up();
         record.setup_time = phone.setup_time();
         record.heard = phone.heard();
-        record.pound_to_prompt = pound_to_prompt(&phone.keys_sent(), &record.heard);
+        record.keys_sent = phone.keys_sent();
+        record.pound_to_prompt = pound_to_prompt(&record.keys_sent, &record.heard);
         record.arrival_deviations = phone.arrival_deviations();
         record.transcript = phone.transcript();
         record
@@ -559,6 +594,8 @@ pub struct CallRecord {
     pub heard: Vec<Heard>,
     /// INVITE to 2xx.
     pub setup_time: Option<Duration>,
+    /// Each key pressed and when its first packet (or INFO) went out ([`Phone::keys_sent`]).
+    pub keys_sent: Vec<(char, Instant)>,
     /// For each `#` pressed, the time to the start of the next prompt (see [`Phone::keys_sent`]).
     pub pound_to_prompt: Vec<Duration>,
     /// RTP arrival deviations from 20 ms ([`Phone::arrival_deviations`]).
@@ -603,6 +640,17 @@ mod tests {
         );
         assert_eq!(steps[2].within, Some(Duration::from_secs(5)));
         assert_eq!(steps[3].after, Some(Duration::from_millis(500)));
+        assert_eq!(steps[3].at, None);
+        let at = Scenario::parse("from 1\npress 1357924# at 6.5s", None).unwrap();
+        let press = &at.calls[0].steps[0];
+        assert_eq!(
+            (press.at, press.after, &press.step),
+            (
+                Some(Duration::from_millis(6500)),
+                None,
+                &Step::Press("1357924#".into())
+            )
+        );
         assert_eq!(steps[5].step, Step::ExpectHangUp);
     }
 
@@ -645,6 +693,8 @@ mod tests {
         assert!(Scenario::parse("expect welcome", None).is_err()); // no from
         assert!(Scenario::parse("from 1\npress 1 within 5s", None).is_err());
         assert!(Scenario::parse("from 1\nexpect welcome after 5s", None).is_err());
+        assert!(Scenario::parse("from 1\nexpect welcome at 5s", None).is_err());
+        assert!(Scenario::parse("from 1\npress 1 at noon", None).is_err());
         assert!(Scenario::parse("from 1\nexpect welcome within soon", None).is_err());
         assert!(Scenario::parse("from 1\ntimeout 20\n", None).is_err()); // no steps
         let error = Scenario::parse("from 1\ntransport sctp\nhangup", None).unwrap_err();

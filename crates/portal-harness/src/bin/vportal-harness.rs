@@ -4,7 +4,7 @@
 //! ```text
 //! vportal-harness run --server 127.0.0.1:5060 --scenario examples/scenarios/settled_login.vps
 //! vportal-harness load --server 127.0.0.1:5060 --scenario examples/scenarios/load_settled.vps \
-//!     --calls 200 --rate 20 [--duration S] [--server-pid PID] [--json]
+//!     --calls 200 --rate 20 [--duration S] [--server-pid PID] [--json] [--number-per-caller]
 //! vportal-harness call --server 127.0.0.1:5070 --from 5551001 --to 5558000 \
 //!     --script "expect welcome; press 1357924#; expect main_menu; press 9; expect goodbye; expect hangup"
 //! ```
@@ -31,7 +31,7 @@ use portal_harness::{Codec, DialOptions, DtmfMode, Phone, SipTransport};
 const USAGE: &str = "usage: vportal-harness run --server ADDR --scenario FILE [--transport udp|tcp] [--prompts DIR]
         [--trace-sip]
        vportal-harness load --server ADDR --scenario FILE --calls N --rate R [--duration S]
-        [--transport udp|tcp] [--server-pid PID] [--json] [--prompts DIR]
+        [--transport udp|tcp] [--server-pid PID] [--json] [--prompts DIR] [--number-per-caller]
        vportal-harness call --server ADDR --from NUMBER --to NUMBER --script STEPS
         [--transport udp|tcp] [--dtmf rfc4733|info|inband] [--telephone-event PT|none] [--codecs pcmu,pcma]
         [--digit-ms N] [--gap-ms N] [--prompts DIR] [--timeout-s N] [--trace-sip]
@@ -41,7 +41,8 @@ STEPS are separated by ';': expect PROMPT... | expect hangup | start PROMPT | pr
 say MS | say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)
 A scenario FILE has a header (from N, to N, transport udp|tcp, dtmf rfc4733|info|inband, telephone-event PT|none,
 codecs pcmu,pcma, timeout SECONDS, digit-ms N, gap-ms N), then one step per line (the steps above,
-`expect P within 5s`, `press K after 500ms`, `call [from N] [to N]` for the next call); // comments.";
+`expect P within 5s`, `press K after 500ms`, `press K at 12s` (its last key 12 s after the run began),
+`call [from N] [to N]` for the next call); // comments. --number-per-caller: load caller i calls from N + i.";
 
 /// What `run` and `load` take.
 #[derive(Debug)]
@@ -57,6 +58,8 @@ struct ScenarioArgs {
     json: bool,
     /// Overrides the scenario's `transport` line.
     transport: Option<SipTransport>,
+    /// Caller `i` calls from the scenario's number plus `i`.
+    number_per_caller: bool,
 }
 
 fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, String> {
@@ -71,6 +74,7 @@ fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, Stri
         server_pid: None,
         json: false,
         transport: None,
+        number_per_caller: false,
     };
     let (mut server, mut path, mut calls, mut rate) = (false, false, false, false);
     let mut iter = args.iter();
@@ -82,6 +86,10 @@ fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, Stri
             }
             "--json" if load => {
                 parsed.json = true;
+                continue;
+            }
+            "--number-per-caller" if load => {
+                parsed.number_per_caller = true;
                 continue;
             }
             _ => {}
@@ -199,6 +207,20 @@ fn run_load(args: &ScenarioArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.number_per_caller {
+        let last = args.calls - 1;
+        if let Some(call) = scenario
+            .calls
+            .iter()
+            .find(|call| load::caller_number(&call.from, last).is_none())
+        {
+            eprintln!(
+                "vportal-harness: --number-per-caller: the calling number {:?} (line {}) is not digits that {} callers can count up from",
+                call.from, call.line, args.calls
+            );
+            return ExitCode::from(2);
+        }
+    }
     let options = LoadOptions {
         server: args.server,
         calls: args.calls,
@@ -208,6 +230,7 @@ fn run_load(args: &ScenarioArgs) -> ExitCode {
         prompts_dir: args.prompts.clone(),
         t1: Duration::from_millis(500),
         transport: args.transport,
+        number_per_caller: args.number_per_caller,
     };
     let report = load::run(&scenario, &args.path.display().to_string(), &options);
     if args.json {
@@ -554,6 +577,22 @@ mod tests {
         );
         assert_eq!(load.transport, Some(SipTransport::Udp));
         assert_eq!(load.duration, Some(Duration::from_secs(30)));
+        assert!(!load.number_per_caller);
+        let load = parse_scenario_args(
+            true,
+            &words(
+                "--server 127.0.0.1:5060 --scenario a.vps --calls 2 --rate 1 --number-per-caller",
+            ),
+        )
+        .unwrap();
+        assert!(load.number_per_caller);
+        assert!(
+            parse_scenario_args(
+                false,
+                &words("--server 127.0.0.1:5060 --scenario a.vps --number-per-caller")
+            )
+            .is_err()
+        );
         assert!(
             parse_scenario_args(
                 true,
