@@ -7,25 +7,20 @@
 # max over all callers, how far apart the `#` keys really went out (from the capture), and the RTP pacing of
 # the background calls during the storm (a capture on lo from 2 s before the `#` moment to TAIL_S after it).
 #
-# How the keys go out together: the harness runs one scenario per process, and a scenario has one calling
-# number, so each caller is its own `vportal-harness load --calls 1` process. Starting a process costs
-# ~50 ms of CPU (it loads the prompts to recognise them), so CALLERS processes cannot all start within one
-# second on two busy cores, and starting them all at once would queue them on the CPU and delay some
-# welcomes by seconds. Instead they are started at LAUNCH_RATE per second, each dials at once and hears its
-# welcome (9 s), and its scenario waits, after the welcome has begun, for however long brings its `#` to the
-# common moment T = first start + LEAD_S: `press PASSCODE# after Nms`, N computed for each caller when it is
-# started (STARTUP_MS, default 150, is the time from a start to the welcome). The capture shows the spread
-# actually achieved.
+# How the keys go out together: one `vportal-harness load --number-per-caller` process runs all the callers
+# (caller i calls from 55520000 + i), started at LAUNCH_RATE per second; each hears the start of its welcome
+# and then presses `PASSCODE#` with `at LEAD_S`, so every caller's `#` is due LEAD_S after the first caller
+# started. The capture shows the spread actually achieved.
 #
 # The users: mailboxes 20000, 20001, ... called from 55520000, 55520001, ..., passcode 1357924 set as in their
 # settings (no forced change). They have no recorded name, so the prompt after the passcode is
 # must_record_name; the caller hangs up once it has heard it.
 #
 # Environment: RATE (background calls per second, default 250), LAUNCH_RATE (storm callers started per
-# second, default 25), LEAD_S (from the first storm caller's start to the `#` moment; default
+# second, default 100), LEAD_S (from the first storm caller's start to the `#` moment; default
 # CALLERS/LAUNCH_RATE + 2, at most 10 so that every caller's first key falls within its welcome), TAIL_S
 # (capture after the `#` moment; default CALLERS/40 + 4), HOLD_S (background hold; default: long enough),
-# STARTUP_MS, and those of lib.sh.
+# and those of lib.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -33,10 +28,10 @@ CALLERS=${1:-200}
 BACKGROUND=${2:-1000}
 RATE=${RATE:-250}
 SETTLE_S=${SETTLE_S:-3}
-LAUNCH_RATE=${LAUNCH_RATE:-25}
+LAUNCH_RATE=${LAUNCH_RATE:-100}
 [[ $CALLERS =~ ^[1-9][0-9]*$ && $BACKGROUND =~ ^[0-9]+$ && $RATE =~ ^[1-9][0-9]*$ && $LAUNCH_RATE =~ ^[1-9][0-9]*$ ]] ||
 	{
-		echo "usage: bench/login_storm.sh [CALLERS=200] [BACKGROUND=1000]   (env RATE=250 LAUNCH_RATE=25 LEAD_S TAIL_S)" >&2
+		echo "usage: bench/login_storm.sh [CALLERS=200] [BACKGROUND=1000]   (env RATE=250 LAUNCH_RATE=100 LEAD_S TAIL_S)" >&2
 		exit 2
 	}
 LEAD_S=${LEAD_S:-$(((CALLERS + LAUNCH_RATE - 1) / LAUNCH_RATE + 2))}
@@ -85,7 +80,6 @@ if ((BACKGROUND > 0)); then
 fi
 
 # ---- the storm ----
-mkdir -p "$WORK/storm"
 # wait_until_us T: sleeps until T (microseconds since the epoch).
 wait_until_us() {
 	local left=$(($1 - ${EPOCHREALTIME//[!0-9]/}))
@@ -93,35 +87,18 @@ wait_until_us() {
 		sleep "$(printf '%d.%06d' $((left / 1000000)) $((left % 1000000)))"
 	fi
 }
-# Time from a harness process's start to its welcome beginning (process start, dial, answer, first frame).
-STARTUP_MS=${STARTUP_MS:-150}
-LAUNCH_GAP_US=$((1000000 / LAUNCH_RATE))
+printf '%s\n' "// Written by bench/login_storm.sh: caller i is mailbox $FIRST_MAILBOX + i (--number-per-caller)." \
+	"from 555$FIRST_MAILBOX" "to 5558000" "timeout 30" "start welcome" "press $PASSCODE# at ${LEAD_S}s" \
+	"expect must_record_name within 30s" "hangup" >"$WORK/storm.scenario"
 launch_us=${EPOCHREALTIME//[!0-9]/}
+# The harness's clock starts when its first caller starts, a little after this (it loads the prompts first).
 T_US=$((launch_us + LEAD_S * 1000000))
-say "starting $CALLERS callers at $LAUNCH_RATE/s; every # at $(date -d "@$((T_US / 1000000))" +%T) (in $LEAD_S s)"
-STORM_PIDS=()
-LATE=0
-for ((i = 0; i < CALLERS; i++)); do
-	wait_until_us $((launch_us + i * LAUNCH_GAP_US))
-	mailbox=$((FIRST_MAILBOX + i))
-	now_us=${EPOCHREALTIME//[!0-9]/}
-	# The passcode and # are 8 keys of 200 ms each (100 ms tone, 100 ms gap): the # goes out 1.4 s after
-	# the first key.
-	delay_ms=$(((T_US - now_us) / 1000 - STARTUP_MS - 1400))
-	if ((delay_ms < 0)); then
-		delay_ms=0
-		LATE=$((LATE + 1))
-	fi
-	printf '%s\n' "// Written by bench/login_storm.sh: storm caller $i, mailbox $mailbox." \
-		"from 555$mailbox" "to 5558000" "timeout 30" "start welcome" "press $PASSCODE# after ${delay_ms}ms" \
-		"expect must_record_name within 30s" "hangup" >"$WORK/storm/$i.scenario"
-	"$HARNESS" load --server "127.0.0.1:$SIP_PORT" --scenario "$WORK/storm/$i.scenario" --calls 1 --rate 1 \
-		--prompts "$REPO/prompts" --json >"$WORK/storm/$i.json" 2>"$WORK/storm/$i.log" &
-	STORM_PIDS+=($!)
-	track $!
-done
-launched_us=${EPOCHREALTIME//[!0-9]/}
-say "started them in $(((launched_us - launch_us) / 1000)) ms; $LATE started too late to wait for the # moment"
+say "starting $CALLERS callers at $LAUNCH_RATE/s in one harness; every # due about $(date -d "@$((T_US / 1000000))" +%T) (in $LEAD_S s)"
+"$HARNESS" load --server "127.0.0.1:$SIP_PORT" --scenario "$WORK/storm.scenario" --calls "$CALLERS" \
+	--rate "$LAUNCH_RATE" --number-per-caller --prompts "$REPO/prompts" --json >"$WORK/storm.json" \
+	2>"$WORK/storm.log" &
+STORM_PID=$!
+track $STORM_PID
 
 # Capture from 2 s before the # moment: the server's RTP to the background calls, and the callers' RFC 4733
 # packets to the server (payload type 101) to see when the # keys went out.
@@ -140,41 +117,23 @@ capture_stop "$WORK/storm.pcap"
 STORM_CORES=$(calc "($C1 - $C0) / $CLK_TCK / ($W1 - $W0)")
 
 say "waiting for the storm callers to finish"
-STORM_FAILED_EXIT=0
-for pid in "${STORM_PIDS[@]}"; do
-	wait "$pid" || STORM_FAILED_EXIT=$((STORM_FAILED_EXIT + 1))
-done
+STORM_EXIT=0
+wait "$STORM_PID" || STORM_EXIT=$?
 
 # ---- figures ----
-STORM=$(python3 - "$WORK/storm" "$CALLERS" <<'EOF'
-import json, math, os, sys
-folder, callers = sys.argv[1], int(sys.argv[2])
-answered = ok = pressed = lost = missing = 0
-pounds, failures = [], []
-for i in range(callers):
-    try:
-        with open(os.path.join(folder, f"{i}.json")) as f:
-            report = json.load(f)
-    except (OSError, ValueError):
-        missing += 1
-        failures.append(f"caller {i}: no report")
-        continue
-    answered += 1 if report["call_setup"]["samples"] > 0 else 0
-    ok += report["calls_ok"]
-    pressed += report["digits_pressed"]
-    lost += report["digits_lost"]
-    p = report["pound_to_prompt"]
-    if p["samples"] > 0:
-        pounds.append(p["max_ms"])  # one # per caller: its only sample
-    failures += [f"caller {i}: {text}" for text in report["failures"]]
-pounds.sort()
-rank = lambda q: pounds[min(len(pounds), max(1, math.ceil(q * len(pounds)))) - 1] if pounds else 0.0
-print(json.dumps({"callers": callers, "answered": answered, "logged_in": ok, "no_report": missing,
-                  "digits_pressed": pressed, "digits_lost": lost, "pound_samples": len(pounds),
-                  "pound_p50_ms": round(rank(0.5), 1), "pound_p99_ms": round(rank(0.99), 1),
-                  "pound_max_ms": round(pounds[-1], 1) if pounds else 0.0, "failures": failures[:5]}))
+STORM=$(python3 - "$WORK/storm.json" "$CALLERS" <<'EOF'
+import json, sys
+path, callers = sys.argv[1], int(sys.argv[2])
+with open(path) as f:
+    report = json.load(f)
+p = report["pound_to_prompt"]
+print(json.dumps({"callers": callers, "answered": report["call_setup"]["samples"], "logged_in": report["calls_ok"],
+                  "digits_pressed": report["digits_pressed"], "digits_lost": report["digits_lost"],
+                  "pound_samples": p["samples"], "pound_p50_ms": round(p["p50_ms"], 1),
+                  "pound_p99_ms": round(p["p99_ms"], 1), "pound_max_ms": round(p["max_ms"], 1),
+                  "failures": report["failures"][:5]}))
 EOF
-) || die "the storm callers' reports could not be read"
+) || die "the storm's report could not be read (harness exit $STORM_EXIT; see $WORK/storm.log)"
 sget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 KEYS=$(python3 "$BENCH_DIR/rtp_pacing.py" "$WORK/storm.pcap" --keys --dst-ports "$RTP_MIN-$RTP_MAX" \
 	--dst-ports-file "$WORK/server_ports" --json) ||

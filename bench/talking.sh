@@ -57,7 +57,7 @@ else
 		for ((i = 0; i < CYCLES; i++)); do
 			echo "say 3000"
 			echo "press #"
-			echo "start main_menu within 10s"
+			echo "start main_menu within 2s"
 		done
 		echo "press 9"
 		echo "expect goodbye"

@@ -868,6 +868,8 @@ impl Phone {
 
     /// Waits until `prompt` has started playing (recognised, not necessarily finished: keys pressed now barge
     /// in). Everything heard before it must have been consumed; the prompt's own entry is consumed when it ends.
+    /// After a key press, only a start after the key counts: the same prompt still playing from before it
+    /// (the portal did not act on the key) is not a start.
     pub fn wait_for_start(&self, prompt: PromptId, timeout: Duration) -> Result<(), HarnessError> {
         let deadline = Instant::now() + timeout;
         let mut state = self.inner.lock();
@@ -880,6 +882,8 @@ impl Phone {
             let start = state.unconsumed(&heard);
             let fresh = &heard[start..];
             let playing = state.recognizer.as_ref().and_then(|r| r.playing());
+            let since = state.recognizer.as_ref().and_then(|r| r.playing_since());
+            let last_key = state.keys_sent.last().map(|&(_, at)| at);
             if let Some(first) = fresh.first() {
                 if first.prompt == Some(prompt) {
                     state.cursor = start + 1;
@@ -890,7 +894,9 @@ impl Phone {
                     heard: join(fresh.iter().map(Heard::label)),
                 });
             }
-            if playing == Some(prompt) {
+            let began_after_keys =
+                last_key.is_none_or(|key| since.is_some_and(|since| since > key));
+            if playing == Some(prompt) && began_after_keys {
                 state.skip_next = Some(prompt);
                 return Ok(());
             }

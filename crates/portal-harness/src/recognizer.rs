@@ -322,6 +322,13 @@ impl PromptRecognizer {
         named.all(|id| id == first).then_some(first)
     }
 
+    /// When the first frame of what [`PromptRecognizer::playing`] names arrived (`None` while it names
+    /// nothing): tells a prompt that began after a key press from one that was already playing.
+    pub fn playing_since(&self) -> Option<Instant> {
+        self.playing()?;
+        self.frames.first().map(|frame| frame.arrived)
+    }
+
     /// Whether `frames` holds enough of `entry` to name it if it stopped here: its cut threshold, counted up
     /// to the last frame that is not silence (the silence after a prompt that was stopped is no part of it).
     fn heard_past_threshold(&self, entry: &CatalogEntry) -> bool {
@@ -651,6 +658,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn playing_since_tells_a_restarted_prompt_from_the_one_before() {
+        let library = library();
+        let codec = Codec::Pcmu;
+        let mut recognizer = PromptRecognizer::new(catalog(), codec, 0);
+        let menu = library
+            .get("en", PromptId::MainMenu)
+            .encoded(codec)
+            .to_vec();
+        let mut sender = RtpSender::from_seed(3);
+        let mut buffer = [0u8; 200];
+        let t0 = Instant::now();
+        let frame_at = |k: usize| t0 + Duration::from_millis(20) * k as u32;
+        let mut push = |recognizer: &mut PromptRecognizer, frame: &[u8], k: usize| {
+            let len = sender.build_audio(0, frame, &mut buffer).unwrap();
+            recognizer.push(&RtpPacket::parse(&buffer[..len]).unwrap(), frame_at(k));
+        };
+        assert_eq!(recognizer.playing_since(), None);
+        // The menu, 100 frames of it, then (a key barged in) the menu again from its start.
+        for (k, frame) in menu.chunks(160).take(100).enumerate() {
+            push(&mut recognizer, frame, k);
+        }
+        assert_eq!(recognizer.playing(), Some(PromptId::MainMenu));
+        assert_eq!(recognizer.playing_since(), Some(t0));
+        let restarted_at = frame_at(100);
+        for (k, frame) in menu.chunks(160).take(100).enumerate() {
+            push(&mut recognizer, frame, 100 + k);
+        }
+        assert_eq!(recognizer.playing(), Some(PromptId::MainMenu));
+        assert_eq!(recognizer.playing_since(), Some(restarted_at));
+        let heard: Vec<_> = recognizer.heard().iter().map(Heard::label).collect();
+        assert_eq!(heard, ["main_menu (cut)"]);
     }
 
     #[test]
