@@ -201,3 +201,30 @@ fn load_reports_json_whose_counts_add_up() {
         "{table}"
     );
 }
+
+/// `--number-per-caller` needs calling numbers it can count up from: anything else is refused before a call
+/// is placed (no server is needed to see it).
+#[test]
+fn number_per_caller_refuses_a_number_that_is_not_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("plus.scenario");
+    std::fs::write(&scenario, "from +4455501\nstart welcome\nhangup\n").unwrap();
+    let output = harness(&[
+        "load",
+        "--server",
+        "127.0.0.1:9",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--calls",
+        "3",
+        "--rate",
+        "1",
+        "--number-per-caller",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--number-per-caller") && stderr.contains("+4455501"),
+        "{stderr}"
+    );
+}
