@@ -120,6 +120,7 @@ impl Entry {
     /// Hands every datagram queued on the socket to the sink; returns how many there were.
     fn drain(&mut self, batch: &mut DatagramBatch) -> usize {
         let mut total = 0;
+        let mut errors = 0;
         loop {
             match batch.receive(&self.socket) {
                 Ok(read) => {
@@ -136,7 +137,10 @@ impl Entry {
                         return total;
                     }
                 }
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return total,
+                // An interrupted read, or a pending socket error (an ICMP port unreachable for what the phone
+                // sent) that reporting clears: datagrams may still be queued behind it, so read on.
+                Err(_) if errors < 3 => errors += 1,
                 Err(_) => return total,
             }
         }
