@@ -66,7 +66,6 @@ pub mod load;
 mod media;
 mod phone;
 pub mod recognizer;
-mod recv_batch;
 mod rtp_in;
 pub mod scenario;
 pub mod script;
