@@ -66,6 +66,7 @@ pub mod load;
 mod media;
 mod phone;
 pub mod recognizer;
+mod recv_batch;
 mod rtp_in;
 pub mod scenario;
 pub mod script;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use portal_net::DatagramBatch;
+use crate::recv_batch::DatagramBatch;
 
 /// Nothing received for this long: the sink's [`RtpSink::idle`] is called (then again each time as long).
 const IDLE: Duration = Duration::from_millis(50);
@@ -125,7 +125,7 @@ impl Entry {
             match batch.receive(&self.socket) {
                 Ok(read) => {
                     let now = Instant::now();
-                    for (_source, datagram) in batch.datagrams() {
+                    for datagram in batch.datagrams() {
                         self.sink.packet(datagram, now);
                     }
                     if read > 0 {

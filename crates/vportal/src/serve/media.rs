@@ -32,16 +32,12 @@ use portal_media::g711::Codec;
 use portal_media::prompts::{PlayItem, Playout, Tick};
 use portal_media::recording::{Recorder, RecorderConfig, Recording};
 use portal_media::rtp::{RtpPacket, RtpSender, SAMPLES_PER_FRAME};
-use portal_net::DatagramBatch;
 use tokio::sync::{mpsc, oneshot};
 
 /// Calls one RTP socket serves at most.
 pub(crate) const CALLS_PER_SOCKET: usize = 256;
 /// Receive buffer asked for each RTP socket: about 1,000 packets.
 const RECEIVE_BUFFER: usize = 1 << 20;
-/// Datagrams read from a socket in one system call: a socket shared by 256 talking callers gets about 13 a
-/// millisecond, so the thread's 1 ms rounds read each socket in one call.
-const RECEIVE_BATCH: usize = 32;
 /// Slots of the pacing wheel: one per millisecond of a 20 ms frame.
 const SLOTS: usize = 20;
 const SLOT: Duration = Duration::from_millis(1);
@@ -254,8 +250,7 @@ struct Plane {
     wheel: [Vec<usize>; SLOTS],
     open_calls: usize,
     packet: [u8; 1500],
-    /// Datagrams read from a socket in one system call (taken out while they are routed).
-    batch: Option<DatagramBatch>,
+    received: Vec<u8>,
     decoded: Vec<i16>,
     silence_pcmu: [u8; SAMPLES_PER_FRAME],
     silence_pcma: [u8; SAMPLES_PER_FRAME],
@@ -276,7 +271,7 @@ impl Plane {
             wheel: Default::default(),
             open_calls: 0,
             packet: [0; 1500],
-            batch: Some(DatagramBatch::new(RECEIVE_BATCH)),
+            received: vec![0; 2048],
             decoded: Vec::with_capacity(SAMPLES_PER_FRAME),
             silence_pcmu: [Codec::Pcmu.silence_code(); SAMPLES_PER_FRAME],
             silence_pcma: [Codec::Pcma.silence_code(); SAMPLES_PER_FRAME],
@@ -643,44 +638,29 @@ impl Plane {
 
     /// Reads everything waiting on one socket.
     fn drain_socket(&mut self, socket_index: usize) {
-        // The batch is taken out of `self` while its datagrams are routed to calls (which borrow `self`).
-        let Some(mut batch) = self.batch.take() else {
-            return;
-        };
-        let mut errors = 0;
-        while let Some(socket) = self.sockets.get(socket_index).and_then(Option::as_ref) {
-            let read = match batch.receive(&socket.socket) {
-                Ok(read) => read,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                // Interrupted, or a pending socket error that reporting clears: read on, a few times.
-                Err(_) if errors < 3 => {
-                    errors += 1;
-                    continue;
-                }
-                Err(_) => break,
+        loop {
+            let Some(socket) = self.sockets.get(socket_index).and_then(Option::as_ref) else {
+                return;
             };
-            for (from, datagram) in batch.datagrams() {
-                let Some(from) = from else { continue };
-                let Some(socket) = self.sockets.get(socket_index).and_then(Option::as_ref) else {
-                    break;
-                };
-                let id = match socket.remotes.get(&from) {
-                    Some(&id) => id,
-                    None => match self.follow(socket_index, from) {
-                        Some(id) => id,
-                        None => {
-                            tracing::trace!(%from, "RTP from an address no call announced: dropped");
-                            continue;
-                        }
-                    },
-                };
-                self.receive(id, datagram);
-            }
-            if read < batch.capacity() {
-                break; // empty: the next datagram raises a new readiness event
-            }
+            let (len, from) = match socket.socket.recv_from(&mut self.received) {
+                Ok(received) => received,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => continue,
+            };
+            let id = match socket.remotes.get(&from) {
+                Some(&id) => id,
+                None => match self.follow(socket_index, from) {
+                    Some(id) => id,
+                    None => {
+                        tracing::trace!(%from, "RTP from an address no call announced: dropped");
+                        continue;
+                    }
+                },
+            };
+            let received = std::mem::take(&mut self.received);
+            self.receive(id, &received[..len]);
+            self.received = received;
         }
-        self.batch = Some(batch);
     }
 
     /// The call on `socket_index` that a packet from the unknown address `from` belongs to, if exactly one
