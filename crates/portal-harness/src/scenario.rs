@@ -463,7 +463,8 @@ impl Scenario {
             keys_pressed: 0,
             digits_lost: 0,
         };
-        let key_period = Duration::from_millis(u64::from(options.digit_ms + options.gap_ms));
+        let key_period =
+            Duration::from_millis(u64::from(options.digit_ms) + u64::from(options.gap_ms));
         let phone = match Phone::dial(options) {
             Ok(phone) => phone,
             Err(error) => {
