@@ -882,8 +882,6 @@ impl Phone {
             let start = state.unconsumed(&heard);
             let fresh = &heard[start..];
             let playing = state.recognizer.as_ref().and_then(|r| r.playing());
-            let since = state.recognizer.as_ref().and_then(|r| r.playing_since());
-            let last_key = state.keys_sent.last().map(|&(_, at)| at);
             if let Some(first) = fresh.first() {
                 if first.prompt == Some(prompt) {
                     state.cursor = start + 1;
@@ -894,9 +892,15 @@ impl Phone {
                     heard: join(fresh.iter().map(Heard::label)),
                 });
             }
-            let began_after_keys =
-                last_key.is_none_or(|key| since.is_some_and(|since| since > key));
-            if playing == Some(prompt) && began_after_keys {
+            // Only asked when the prompt is playing: `playing_since` walks the match again.
+            let began_after_keys = || {
+                let since = state.recognizer.as_ref().and_then(|r| r.playing_since());
+                state
+                    .keys_sent
+                    .last()
+                    .is_none_or(|&(_, key)| since.is_some_and(|since| since > key))
+            };
+            if playing == Some(prompt) && began_after_keys() {
                 state.skip_next = Some(prompt);
                 return Ok(());
             }
