@@ -57,9 +57,15 @@
 //!
 //! - [`codec`]: framing, normalisation and parsing; serialisation of what we send; the TCP stream framer.
 //! - [`syntax`]: our readers for the fields the UAS needs (URIs, name-addr, Via, CSeq).
-//! - [`endpoint`]: transactions (RFC 3261 §17.2 INVITE and non-INVITE server, §17.1.2 non-INVITE client for our
-//!   BYE), dialogs, calls, events and commands. One timer heap serves every transaction and call;
-//!   [`poll_timeout`](endpoint::Endpoint::poll_timeout) returns the earliest deadline.
+//! - [`endpoint`]: the [`Endpoint`](endpoint::Endpoint) value, its events and commands, and input routing. One
+//!   timer heap serves every transaction and call; [`poll_timeout`](endpoint::Endpoint::poll_timeout) returns the
+//!   earliest deadline. Its private submodules, one job each:
+//!   - `endpoint::transaction`: server transactions (RFC 3261 §17.2 INVITE and non-INVITE), the §17.1.2
+//!     non-INVITE client transaction of our BYE, and transaction keys;
+//!   - `endpoint::dialog`: calls and dialogs (§12): call state, our 2xx resent until the ACK, route set, BYE
+//!     target;
+//!   - `endpoint::response`: where responses go, building them, and the request readers that decide them
+//!     (Require, Accept, Content-Type, the SDP offer, INFO bodies, P-Asserted-Identity).
 //! - [`timer`]: T1, T2, T4 (configurable so tests can shorten them), the back-off and the heap.
 //! - [`sdp`]: a small SDP reader and writer and the RFC 3264 offer/answer for G.711 and telephone-event.
 //! - [`dtmf`]: key presses in INFO bodies.
