@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use portal_core::{
     Call, CallConfig, CallContext, Caller, CallerMailbox, ChangeReason, Day, Dialed, Digit, Input,
-    Login, Output, PlayId, PortalIdentity, RecordingHandle, Reply, RequestId, SetOutcome,
+    Login, Output, PlayId, PortalIdentity, RecordingHandle, Reply, Request, RequestId, SetOutcome,
     VerifyOutcome,
 };
 
@@ -111,7 +111,7 @@ fn context() -> CallContext {
 struct Driver {
     call: Call,
     playing: Option<PlayId>,
-    request: Option<RequestId>,
+    request: Option<(RequestId, Request)>,
     inputs: u64,
 }
 
@@ -132,7 +132,7 @@ impl Driver {
             match output {
                 Output::Play { id, .. } => self.playing = Some(id),
                 Output::StopPlayback => self.playing = None,
-                Output::Request(id, _) => self.request = Some(id),
+                Output::Request(id, request) => self.request = Some((id, request)),
                 other => {
                     black_box(other);
                 }
@@ -168,7 +168,13 @@ impl Driver {
                     passcode_set_on: Some(Day(20_300)),
                     user_numbers: Vec::new(),
                 };
-                self.reply(Reply::Verified(VerifyOutcome::Ok(login)), now);
+                // The reply names the account the request did, as the store's answer would.
+                let account = match &self.request {
+                    Some((_, Request::Verify { account, .. })) => account.clone(),
+                    _ => panic!("a verification is pending"),
+                };
+                let outcome = VerifyOutcome::Ok(login);
+                self.reply(Reply::Verified { account, outcome }, now);
             }
             Step::PasscodeStored => self.reply(Reply::PasscodeSet(SetOutcome::Changed), now),
             Step::RecordingStored => self.reply(Reply::RecordingSaved(true), now),
@@ -183,7 +189,7 @@ impl Driver {
     }
 
     fn reply(&mut self, reply: Reply, now: Instant) {
-        let id = self.request.take().expect("a request is pending");
+        let (id, _) = self.request.take().expect("a request is pending");
         self.feed(Input::Reply(id, reply), now);
     }
 }

@@ -195,8 +195,14 @@ pub enum SetOutcome {
 pub enum Reply {
     /// Answer to [`Request::LookupCaller`]: the caller's mailbox, or `None` for a caller no mailbox recognises.
     Caller(Option<CallerMailbox>),
-    /// Answer to [`Request::Verify`].
-    Verified(VerifyOutcome),
+    /// Answer to [`Request::Verify`], naming the account it answers for (the one the request named; the call
+    /// checks it, so a reply carried to the wrong request cannot log anyone in).
+    Verified {
+        /// The account of the request.
+        account: Account,
+        /// What the store decided.
+        outcome: VerifyOutcome,
+    },
     /// Answer to [`Request::SetPasscode`].
     PasscodeSet(SetOutcome),
     /// Answer to [`Request::SaveRecording`]: `true` when saved.
@@ -272,8 +278,33 @@ pub enum Audit {
     PasscodeChanged(ChangeKind),
     /// A recording was saved.
     RecordingSaved(RecordingKind),
+    /// The driver fed an input the call cannot receive where it is; the call ends (see [`DriverError`]).
+    DriverError(DriverError),
     /// The call ended.
     CallEnded(EndReason),
+}
+
+/// An input a call cannot receive in the state it is in: a bug in the driver, never the caller's doing. Debug
+/// builds panic on it; release builds end the call with [`Audit::DriverError`], [`Output::HangUp`] and
+/// [`EndReason::DriverError`], so the driver logs it and nothing runs on a conversation that lost its thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriverError {
+    /// A reply while the call waits for none, or for another request than the one it waits for. The call sends
+    /// one request at a time and leaves it only by its reply or its end, so this reply came twice or was made up.
+    UnexpectedReply(RequestId),
+    /// A reply of another kind than its request (say, `PasscodeSet` for a `Verify`).
+    MismatchedReply(RequestId),
+    /// A verification reply for another account than the request named.
+    ReplyForAnotherAccount {
+        /// The request's id.
+        id: RequestId,
+        /// The account the request named.
+        asked: Account,
+        /// The account the reply named.
+        answered: Account,
+    },
+    /// `RecordingDone` while nothing was being recorded.
+    UnexpectedRecording(RecordingHandle),
 }
 
 /// Why a call ended.
@@ -295,4 +326,6 @@ pub enum EndReason {
     PasscodeNotSet,
     /// The driver could not store something.
     StoreFailed,
+    /// The driver fed an input the call cannot receive (see [`DriverError`]).
+    DriverError,
 }

@@ -12,8 +12,18 @@
 //!
 //! ## Driving a call
 //!
-//! Create a [`Call`], then after every input drain [`Call::poll_output`] until it returns `None`, and sleep
-//! until the next input or [`Call::poll_timeout`], whichever comes first:
+//! A [`Call`] is one value; its methods are of four kinds, as in quinn-proto's `Connection`:
+//!
+//! - **getters** read where the call is and change nothing: [`Call::state`], [`Call::is_ended`];
+//! - **[`Call::handle`]** feeds one [`Input`] (a key, the end of a prompt or a recording, a reply, a timeout,
+//!   the caller hanging up) with the instant it happened;
+//! - **timers**: [`Call::poll_timeout`] says when to feed [`Input::Timeout`] (at most one timer per call);
+//! - **polling**: [`Call::poll_output`] hands out, one at a time, the [`Output`]s the driver must carry out.
+//!
+//! The drain rule: after [`Call::new`] and after every [`Call::handle`], call [`Call::poll_output`] until it
+//! returns `None`, then sleep until the next input or [`Call::poll_timeout`], whichever comes first (read it
+//! again each time: any input may set, move or clear the timer). A [`Request`] comes back as [`Input::Reply`]
+//! with its [`RequestId`]; the call sends one at a time, and a verification's reply names the account it answers.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -40,11 +50,12 @@
 //!                 heard.extend(audio);
 //!                 input = Some(Input::PromptDone(id)); // the driver would stream it, then report its end
 //!             }
-//!             Output::Request(id, Request::Verify { passcode, .. }) => {
+//!             Output::Request(id, Request::Verify { account, passcode }) => {
 //!                 // The driver runs this on its verification pool; here the store says yes.
 //!                 assert_eq!(passcode.expose(), "2580147");
 //!                 let login = Login { mailbox: "1001".into(), name_recorded: true, ..Login::default() };
-//!                 input = Some(Input::Reply(id, Reply::Verified(VerifyOutcome::Ok(login))));
+//!                 let outcome = VerifyOutcome::Ok(login);
+//!                 input = Some(Input::Reply(id, Reply::Verified { account, outcome }));
 //!             }
 //!             _ => {}
 //!         }
@@ -66,6 +77,18 @@
 //! }
 //! assert_eq!(heard, [Audio::Prompt(PromptId::Welcome), Audio::Prompt(PromptId::MainMenu)]);
 //! ```
+//!
+//! ## Driver bugs fail closed
+//!
+//! Some inputs arrive late and are ignored: the end of a prompt that a key stopped or a newer prompt replaced,
+//! a timeout before the deadline, anything after the call ended (a reply to a request that ran while the caller
+//! hung up, the end of their recording). Others cannot happen in the state the call is in: a reply nobody waits
+//! for (answered twice, or an id made up), a reply of another kind than its request, a verification answered for
+//! another account, the end of a recording never started. Those are [`DriverError`]s. A debug build panics on
+//! them, so tests find the bug where it is; a release build ends the call at once with
+//! [`Audit::DriverError`], [`Output::HangUp`] and [`Audit::CallEnded`] with [`EndReason::DriverError`], for
+//! the driver to log. No default stands in for what the call does not know: nothing leads to the admin menu but
+//! a verified admin passcode.
 //!
 //! ## Two kinds of time
 //!
@@ -105,6 +128,11 @@
 //!    main_menu: 3 greetings_menu (1 name, 2 busy, 3 no-answer; * back), 8 change passcode, 9 goodbye, # repeat
 //! ```
 //!
+//! Each flow lives in a module of `call/` named after it: `login` (welcome, star key, mailbox, passcode,
+//! verification, lockout), `passcode_change` (forced and voluntary), `recording` (name and greetings: record,
+//! review, save) and `menus` (main, greetings, admin), with `call/mod.rs` holding [`Call`] and dispatching
+//! inputs, `state` the phases and `output` what every flow says with.
+//!
 //! [`CallState`] names where a call is. Prompts that ask for input allow barge-in (a key stops them and
 //! counts); announcements of an outcome do not (keys are dropped); keys pressed while a request is pending are
 //! applied, in order, after its reply. The passcode rules live in [`rules`]; every prompt id is a [`PromptId`].
@@ -121,9 +149,9 @@ pub use call::{Call, CallState};
 pub use config::{CallConfig, CallContext, Caller, Dialed, PortalIdentity};
 pub use day::Day;
 pub use io::{
-    Account, Audio, Audit, CallerMailbox, ChangeKind, ChangeReason, Digit, EndReason, Input, Login,
-    Output, PlayId, RecordingHandle, RecordingKind, Reply, Request, RequestId, SetOutcome,
-    VerifyOutcome,
+    Account, Audio, Audit, CallerMailbox, ChangeKind, ChangeReason, Digit, DriverError, EndReason,
+    Input, Login, Output, PlayId, RecordingHandle, RecordingKind, Reply, Request, RequestId,
+    SetOutcome, VerifyOutcome,
 };
 pub use prompt::PromptId;
 pub use rules::{PasscodeRules, RuleViolation, RulesError};

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_core::{
-    Account, Audio, Call, CallConfig, CallContext, CallState, Caller, CallerMailbox, ChangeReason,
-    Day, Dialed, Digit, Input, Login, Output, PlayId, PortalIdentity, PromptId, RecordingHandle,
-    RecordingKind, Reply, Request, RequestId, RuleViolation, SetOutcome, VerifyOutcome,
+    Account, Audio, Audit, Call, CallConfig, CallContext, CallState, Caller, CallerMailbox,
+    ChangeReason, Day, Dialed, Digit, Input, Login, Output, PlayId, PortalIdentity, PromptId,
+    RecordingHandle, RecordingKind, Reply, Request, RequestId, RuleViolation, SetOutcome,
+    VerifyOutcome,
 };
 use proptest::prelude::*;
 
@@ -25,7 +26,7 @@ enum Action {
     StoreAnswers(u8),
     /// The recording in progress ends with this many milliseconds of audio.
     RecordingEnds(u16),
-    /// A reply or prompt end arrives that belongs to nothing current.
+    /// A prompt end arrives that belongs to nothing current; after the call ended, a reply may instead.
     Stale(u32),
     HangsUp,
 }
@@ -86,22 +87,25 @@ fn answer(request: &Request, choice: u8) -> Reply {
                 has_passcode: choice % 3 == 1,
             }))
         }
-        Request::Verify { .. } => Reply::Verified(match choice % 4 {
-            0 | 1 => VerifyOutcome::Wrong,
-            2 => VerifyOutcome::Locked,
-            _ => VerifyOutcome::Ok(Login {
-                mailbox: "1001".into(),
-                must_change: [
-                    None,
-                    Some(ChangeReason::Initial),
-                    Some(ChangeReason::Temporary),
-                    Some(ChangeReason::Reset),
-                ][usize::from(choice / 4 % 4)],
-                name_recorded: (choice / 16).is_multiple_of(2),
-                passcode_set_on: Some(Day(20_000 - i64::from(choice / 32 % 4) * 20)),
-                user_numbers: vec!["1001".into()],
-            }),
-        }),
+        Request::Verify { account, .. } => Reply::Verified {
+            account: account.clone(),
+            outcome: match choice % 4 {
+                0 | 1 => VerifyOutcome::Wrong,
+                2 => VerifyOutcome::Locked,
+                _ => VerifyOutcome::Ok(Login {
+                    mailbox: "1001".into(),
+                    must_change: [
+                        None,
+                        Some(ChangeReason::Initial),
+                        Some(ChangeReason::Temporary),
+                        Some(ChangeReason::Reset),
+                    ][usize::from(choice / 4 % 4)],
+                    name_recorded: (choice / 16).is_multiple_of(2),
+                    passcode_set_on: Some(Day(20_000 - i64::from(choice / 32 % 4) * 20)),
+                    user_numbers: vec!["1001".into()],
+                }),
+            },
+        },
         Request::SetPasscode { .. } => Reply::PasscodeSet(match choice % 4 {
             0 => SetOutcome::Rejected(RuleViolation::Reused),
             1 => SetOutcome::Failed,
@@ -185,11 +189,13 @@ fn run(start: u8, actions: &[Action]) -> Vec<Step> {
                     duration: Duration::from_millis(u64::from(*millis)),
                 }
             }
+            // A reply nobody waits for is legitimate only once the call ended (the caller hung up while the
+            // request ran); before, it is a driver bug, which the driver-error transcripts cover.
             Action::Stale(id) => {
-                if id % 2 == 0 {
-                    Input::PromptDone(PlayId(id | 0x8000_0000))
-                } else {
+                if id % 2 == 1 && call.is_ended() {
                     Input::Reply(RequestId(id | 0x8000_0000), Reply::RecordingSaved(true))
+                } else {
+                    Input::PromptDone(PlayId(id | 0x8000_0000))
                 }
             }
             Action::HangsUp => Input::HungUp,
@@ -227,7 +233,7 @@ proptest! {
 }
 
 /// Checks one call's steps: the menus only after the logins and obligations they need, verifications only of
-/// entered digits, one request at a time, nothing after the end.
+/// entered digits, one request at a time, nothing after the end, no driver error.
 fn check_invariants(start: u8, steps: &[Step]) -> Result<(), TestCaseError> {
     let config = config(start);
     // What the store has said so far in this call.
@@ -251,9 +257,18 @@ fn check_invariants(start: u8, steps: &[Step]) -> Result<(), TestCaseError> {
                         account: Account::PortalAdmin,
                         ..
                     },
-                    Reply::Verified(VerifyOutcome::Ok(_)),
+                    Reply::Verified {
+                        outcome: VerifyOutcome::Ok(_),
+                        ..
+                    },
                 ) => admin = true,
-                (Request::Verify { .. }, Reply::Verified(VerifyOutcome::Ok(l))) => {
+                (
+                    Request::Verify { .. },
+                    Reply::Verified {
+                        outcome: VerifyOutcome::Ok(l),
+                        ..
+                    },
+                ) => {
                     let expired = l
                         .passcode_set_on
                         .is_some_and(|d| config.rules.is_expired(d, Day(20_000)));
@@ -318,6 +333,12 @@ fn check_invariants(start: u8, steps: &[Step]) -> Result<(), TestCaseError> {
                 }
                 pending = Some((*id, request.clone()));
             }
+            // This driver follows the rules, so the call never reports it broke them (in release; debug panics).
+            prop_assert!(
+                !matches!(output, Output::Audit(Audit::DriverError(_))),
+                "a driver error from a driver that follows the rules: {:?}",
+                output
+            );
             if *output == Output::HangUp {
                 ended = true;
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use portal_core::rules::PasscodeRules;
-use portal_core::{ChangeReason, Day, Passcode, RecordingKind};
+use portal_core::{ChangeReason, Day, Passcode, RecordingKind, VerifyOutcome};
 
 /// A point in time as the store sees it: the wall clock in unix seconds (for temporary passcode expiry, locks and
 /// the audit) and the calendar day in the organization's time zone (for passcode age). Passed in by the caller so
@@ -294,6 +294,29 @@ impl From<KnownCaller> for portal_core::CallerMailbox {
             mailbox: caller.mailbox,
             has_passcode: caller.has_passcode,
         }
+    }
+}
+
+/// What a passcode verification found. The caller hears only [`outcome`](Self::outcome), which is the same for
+/// a mailbox that exists and a number that is none (no oracle). The other fields are for the driver, to tell a
+/// user their mailbox was locked; they must never change what the caller hears.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// The answer for the caller.
+    pub outcome: VerifyOutcome,
+    /// This attempt's failure reached the lockout count and set the lock. `false` when the account was locked
+    /// before (the outcome is `Locked` either way). A number that is no mailbox locks alike, so this is also
+    /// set for it, once.
+    pub locked_now: bool,
+    /// The mailbox the entered digits named (its id, or an extension at the portal dialed). `None` for a number
+    /// that is no mailbox and for the portal admin passcode.
+    pub mailbox: Option<String>,
+}
+
+impl Verification {
+    /// The mailbox this attempt locked, whose user is to be told.
+    pub fn locked_mailbox(&self) -> Option<&str> {
+        self.mailbox.as_deref().filter(|_| self.locked_now)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The operations every account store offers, so a PostgreSQL back end can follow the SQLite one.
 
-use portal_core::{Day, Passcode, RecordingKind, VerifyOutcome};
+use portal_core::{Day, Passcode, RecordingKind};
 
 use crate::error::Result;
 use crate::model::{
     AuditEntry, AuditQuery, IssuedPasscode, KnownCaller, Moment, NewPortal, NewUser, Onboarded,
     Policy, Portal, PortalChanges, Recording, RecordingId, RecordingOwner, Source, UserView,
+    Verification,
 };
 
 /// Accounts, policy, lockout, recordings and audit. Synchronous and blocking (argon2 takes tens of
@@ -62,14 +63,15 @@ pub trait AccountStore: Send + Sync {
     /// Clears a portal's admin lock and failure count.
     fn unlock_portal(&self, portal: &str, at: Moment, source: &Source) -> Result<()>;
 
-    /// Checks a portal admin passcode and accounts for the attempt, with the same lockout as mailboxes.
+    /// Checks a portal admin passcode and accounts for the attempt, with the same lockout as mailboxes. The
+    /// report's `mailbox` is `None`.
     fn verify_portal_admin(
         &self,
         portal: &str,
         passcode: &Passcode,
         at: Moment,
         source: &Source,
-    ) -> Result<VerifyOutcome>;
+    ) -> Result<Verification>;
 
     /// Onboards a user under the current policy; returns the first passcode to email, if any.
     fn add_user(&self, user: &NewUser, at: Moment, source: &Source) -> Result<Onboarded>;
@@ -115,7 +117,8 @@ pub trait AccountStore: Send + Sync {
     fn caller_mailbox(&self, number_or_extension: &str) -> Result<Option<KnownCaller>>;
 
     /// Checks a passcode for what a caller entered at `portal` (a mailbox id, or an extension of that portal)
-    /// and accounts for the attempt atomically. Unknown numbers answer exactly like real mailboxes.
+    /// and accounts for the attempt atomically. Unknown numbers get exactly the outcome real mailboxes get; the
+    /// report also says, for the driver only, whether this attempt set the lock and which mailbox was meant.
     fn verify_mailbox(
         &self,
         portal: &str,
@@ -123,7 +126,7 @@ pub trait AccountStore: Send + Sync {
         passcode: &Passcode,
         at: Moment,
         source: &Source,
-    ) -> Result<VerifyOutcome>;
+    ) -> Result<Verification>;
 
     /// Stores a recording (8 kHz mono 16-bit samples) as the owner's `kind`, replacing the previous one.
     fn save_recording(

@@ -159,7 +159,9 @@ fn a_killed_writer_leaves_every_account_with_its_old_or_new_passcode() {
         for (mailbox, passcodes) in attempted_passcodes(&log) {
             let opens_with = |passcode: &String| {
                 matches!(
-                    store.verify_mailbox("hq", &mailbox, &pin(passcode), t0(), &call("check")),
+                    store
+                        .verify_mailbox("hq", &mailbox, &pin(passcode), t0(), &call("check"))
+                        .map(|verification| verification.outcome),
                     Ok(VerifyOutcome::Ok(_))
                 )
             };

@@ -512,7 +512,8 @@ fn a_portal_is_created_with_its_admin_passcode_or_not_at_all() {
     assert!(matches!(
         t.store
             .verify_portal_admin("branch", &pin("8642097"), t0(), &call("c1"))
-            .unwrap(),
+            .unwrap()
+            .outcome,
         VerifyOutcome::Ok(_)
     ));
 }

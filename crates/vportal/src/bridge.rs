@@ -9,9 +9,7 @@ use portal_core::{
     Request, SetOutcome, VerifyOutcome,
 };
 use portal_notify::Notifier;
-use portal_store::{
-    AccountStore, AuditKind, AuditQuery, Moment, Policy, Portal, RecordingOwner, Source, StoreError,
-};
+use portal_store::{AccountStore, Moment, Policy, Portal, RecordingOwner, Source, StoreError};
 
 use crate::admin::{notify_locked_out, notify_passcode_changed};
 
@@ -82,7 +80,7 @@ pub fn carry_out(
             }
         },
         Request::Verify { account, passcode } => {
-            let outcome = match &account {
+            let verification = match &account {
                 Account::Mailbox(entered) => {
                     store.verify_mailbox(&portal.id, entered, &passcode, at, source)
                 }
@@ -90,16 +88,21 @@ pub fn carry_out(
                     store.verify_portal_admin(&portal.id, &passcode, at, source)
                 }
             };
-            let outcome = outcome.unwrap_or_else(|error| {
-                tracing::error!(%error, "passcode verification failed; answering as a wrong passcode");
-                VerifyOutcome::Wrong
-            });
-            if let (VerifyOutcome::Locked, Account::Mailbox(entered)) = (&outcome, &account)
-                && let Some(mailbox) = locked_by_this_attempt(store, portal, entered, source, at)
-            {
-                notify_locked_out(store, services.notifier, &mailbox, at);
-            }
-            Reply::Verified(outcome)
+            let outcome = match verification {
+                Ok(verification) => {
+                    // The user is told by email, once; the caller hears only the outcome, so an unknown
+                    // number still sounds like a mailbox.
+                    if let Some(mailbox) = verification.locked_mailbox() {
+                        notify_locked_out(store, services.notifier, mailbox, at);
+                    }
+                    verification.outcome
+                }
+                Err(error) => {
+                    tracing::error!(%error, "passcode verification failed; answering as a wrong passcode");
+                    VerifyOutcome::Wrong
+                }
+            };
+            Reply::Verified { account, outcome }
         }
         Request::SetPasscode {
             mailbox, passcode, ..
@@ -138,33 +141,4 @@ pub fn carry_out(
             }
         }
     }
-}
-
-/// The mailbox this verification just locked, if it did (rather than meeting a lock already in place, or
-/// locking a number that is no mailbox): the audit's lock entry is this call's, at this moment.
-fn locked_by_this_attempt(
-    store: &dyn AccountStore,
-    portal: &Portal,
-    entered: &str,
-    source: &Source,
-    at: Moment,
-) -> Option<String> {
-    let query = AuditQuery {
-        mailbox: Some(entered.to_owned()),
-        kind: Some(AuditKind::Locked),
-        limit: 1,
-        ..AuditQuery::default()
-    };
-    let latest = store.audit(&query).ok()?.into_iter().next()?;
-    if latest.at != at.unix_seconds || latest.source != source.to_string() {
-        return None;
-    }
-    if store.user(entered, at.today).is_ok() {
-        return Some(entered.to_owned());
-    }
-    let users = store.list_users(at.today).ok()?;
-    users
-        .into_iter()
-        .find(|user| user.portal == portal.id && user.extension.as_deref() == Some(entered))
-        .map(|user| user.mailbox)
 }

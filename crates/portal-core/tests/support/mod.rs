@@ -1,15 +1,17 @@
-//! A phone for transcript tests: each call of a test reads as a line of what the caller hears and does.
+//! A phone for transcript tests: each call of a test reads as a line of what the caller hears and does. Shared
+//! by the transcript files, one per flow (login, keys and timers, first login, menus, recording, driver errors).
 
 #![allow(dead_code)] // each test file uses a different part of the phone
 
 use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_core::{
     Account, Audio, Audit, Call, CallConfig, CallContext, Caller, CallerMailbox, Day, Dialed,
-    Digit, EndReason, Input, Login, Output, PlayId, PortalIdentity, RecordingHandle, RecordingKind,
-    Reply, Request, RequestId, SetOutcome, VerifyOutcome,
+    Digit, DriverError, EndReason, Input, Login, Output, PlayId, PortalIdentity, RecordingHandle,
+    RecordingKind, Reply, Request, RequestId, SetOutcome, VerifyOutcome,
 };
 
 pub const TODAY: Day = Day(20_000);
@@ -266,16 +268,63 @@ impl Phone {
         self.input(Input::Reply(id, reply))
     }
 
+    /// The store answers the pending verification, for the account it named.
+    pub fn verified(&mut self, outcome: VerifyOutcome) -> &mut Self {
+        let account = match &self.request {
+            Some((_, Request::Verify { account, .. })) => account.clone(),
+            other => panic!("expected a pending verification, got {other:?}"),
+        };
+        self.store_answers(Reply::Verified { account, outcome })
+    }
+
     pub fn login_ok(&mut self, login: Login) -> &mut Self {
-        self.store_answers(Reply::Verified(VerifyOutcome::Ok(login)))
+        self.verified(VerifyOutcome::Ok(login))
     }
 
     pub fn passcode_wrong(&mut self) -> &mut Self {
-        self.store_answers(Reply::Verified(VerifyOutcome::Wrong))
+        self.verified(VerifyOutcome::Wrong)
     }
 
     pub fn account_locked(&mut self) -> &mut Self {
-        self.store_answers(Reply::Verified(VerifyOutcome::Locked))
+        self.verified(VerifyOutcome::Locked)
+    }
+
+    /// The id of the pending request, for tests that answer it wrongly.
+    pub fn pending_request(&self) -> RequestId {
+        self.request.as_ref().expect("no request is pending").0
+    }
+
+    /// The driver feeds an input the call cannot receive where it is. Debug builds panic (`debug_assert`),
+    /// which this checks; release builds end the call with `error`, which this checks too. The same test
+    /// thus covers both builds: `cargo test` and `cargo test --release`.
+    pub fn driver_bug(&mut self, input: Input, error: DriverError) {
+        let now = self.now;
+        let call = &mut self.call;
+        let fed = panic::catch_unwind(AssertUnwindSafe(|| call.handle(input, now)));
+        if cfg!(debug_assertions) {
+            let payload = fed.expect_err("a debug build panics on a driver error");
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .unwrap_or_default();
+            assert!(
+                message.starts_with("driver error"),
+                "panicked for another reason: {message}"
+            );
+            return;
+        }
+        assert!(
+            fed.is_ok(),
+            "a release build ends the call instead of panicking"
+        );
+        self.drain();
+        assert_eq!(
+            self.audits.last(),
+            Some(&Audit::CallEnded(EndReason::DriverError))
+        );
+        assert!(self.audits.contains(&Audit::DriverError(error)));
+        self.is_hung_up();
+        assert_eq!(self.call.poll_timeout(), None);
     }
 
     pub fn passcode_stored(&mut self) -> &mut Self {
@@ -344,6 +393,19 @@ impl Phone {
             .filter(|audit| matches!(audit, Audit::LoginFailed(_)))
             .count()
     }
+}
+
+/// The owner of `login`'s mailbox calls from their own phone and logs in with it: the main menu has played.
+pub fn at_main_menu(login: Login, config: CallConfig) -> Phone {
+    let mailbox = login.mailbox.clone();
+    let mut phone = Phone::call(own(&mailbox), config);
+    phone
+        .hears("welcome")
+        .presses("2580147#")
+        .verifies_mailbox(&mailbox, "2580147")
+        .login_ok(login)
+        .hears("main_menu");
+    phone
 }
 
 /// A caller the driver recognised as the owner of `mailbox`, who has a passcode.

@@ -81,6 +81,7 @@ impl TestStore {
         self.store
             .verify_mailbox("hq", entered, &pin(passcode), when, &call("test-call"))
             .unwrap()
+            .outcome
     }
 
     pub fn login(&self, entered: &str, passcode: &str, when: Moment) -> Login {
