@@ -82,6 +82,7 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod plane;
 pub mod prompts;
 pub mod recording;
 pub mod rtp;
@@ -94,6 +95,10 @@ pub use dtmf::{
     telephone_event_packets,
 };
 pub use g711::Codec;
+pub use plane::{
+    MediaCallId, MediaEvent, MediaPlane, NeedSocket, Ownership, PortRotation, SocketId,
+    StreamSetup, Transmit,
+};
 pub use prompts::{PlayItem, Playout, PromptAudio, PromptError, PromptLibrary, Tick};
 pub use recording::{Recorder, RecorderConfig, Recording, RecordingEnd, ReorderBuffer};
 pub use rtp::{RtpError, RtpPacket, RtpSender, SAMPLES_PER_FRAME, SEND_BUFFER_LEN};

@@ -1,14 +1,10 @@
-//! Carries the conversation core's requests to the account store and brings back its replies. Every driver
-//! (the console now, the SIP front end later) uses this one mapping, so a call behaves the same whichever way
-//! it arrives.
+//! Carries a call's store work to the account store and brings back the answers: the routing query of a new
+//! call ([`route`]) and the conversation core's requests ([`carry_out`]). Every driver (the SIP front end, the
+//! console, the pair tests) uses this one mapping, so a call behaves the same whichever way it arrives.
 
-use std::collections::HashMap;
-
-use portal_core::{
-    Account, CallConfig, CallContext, Caller, Dialed, PortalIdentity, RecordingHandle, Reply,
-    Request, SetOutcome, VerifyOutcome,
-};
+use portal_core::{Account, Audit, CallConfig, Caller, Reply, Request, SetOutcome, VerifyOutcome};
 use portal_notify::Notifier;
+use portal_session::{Route, RouteQuery, Routing};
 use portal_store::{AccountStore, Moment, Policy, Portal, RecordingOwner, Source, StoreError};
 
 use crate::admin::{notify_locked_out, notify_passcode_changed};
@@ -22,32 +18,12 @@ pub struct Services<'a> {
     pub notifier: &'a dyn Notifier,
 }
 
-/// Audio a call recorded, by the handle the core knows it by (8 kHz mono 16-bit samples).
-pub type CallRecordings = HashMap<RecordingHandle, Vec<i16>>;
-
-/// The core's view of a portal: its number and extension.
-pub fn portal_identity(portal: &Portal) -> PortalIdentity {
-    PortalIdentity {
-        number: portal.number.clone().unwrap_or_default(),
-        extension: portal.extension.clone().unwrap_or_default(),
-    }
-}
-
-/// The context of a call to `portal` from `caller` (a number to look up, or nobody known).
-pub fn call_context(
-    portal: &Portal,
-    caller: Option<&str>,
-    dialed: Dialed,
-    at: Moment,
-) -> CallContext {
-    CallContext {
-        caller: match caller {
-            Some(number) => Caller::Identify(number.to_owned()),
-            None => Caller::Unrecognised,
-        },
-        dialed,
-        portal: portal_identity(portal),
-        today: at.today,
+/// Logs what the conversation reports: a driver error (a bug of ours, which ended the call) at error level,
+/// the rest at info.
+pub fn log_audit(audit: &Audit) {
+    match audit {
+        Audit::DriverError(error) => tracing::error!(?error, "the call ended on a driver error"),
+        other => tracing::info!(audit = ?other, "call event"),
     }
 }
 
@@ -59,6 +35,45 @@ pub fn call_config(policy: &Policy) -> CallConfig {
     }
 }
 
+/// Routes a new call: the portal dialed (or, for the voicemail button, the calling user's own portal), the
+/// policy, and who is calling, in one pass over the store so a call looks its caller up once. A failure is
+/// logged and answered as [`Routing::Failed`].
+pub fn route(store: &dyn AccountStore, query: &RouteQuery, at: Moment) -> Routing {
+    let lookup = || -> Result<Routing, StoreError> {
+        // A caller lookup that fails leaves the caller unrecognised (the star-key path), as it always did.
+        let caller = query.caller.as_ref().and_then(|number| {
+            store.caller_mailbox(number).unwrap_or_else(|error| {
+                tracing::error!(%error, "caller lookup failed; treating the caller as unrecognised");
+                None
+            })
+        });
+        let portal = if query.voicemail_button {
+            match &caller {
+                Some(known) => Some(store.portal(&known.portal)?),
+                None => None,
+            }
+        } else {
+            store.portal_by_dialed(&query.dialed)?
+        };
+        let Some(portal) = portal else {
+            return Ok(Routing::NotFound);
+        };
+        Ok(Routing::Found(Box::new(Route {
+            portal,
+            policy: store.policy()?,
+            caller: match caller {
+                Some(known) => Caller::Recognised(known.into()),
+                None => Caller::Unrecognised,
+            },
+            today: at.today,
+        })))
+    };
+    lookup().unwrap_or_else(|error| {
+        tracing::error!(%error, "routing failed");
+        Routing::Failed
+    })
+}
+
 /// Carries out one request for a call to `portal` and returns the core's reply. Store failures are logged
 /// (without passcodes) and answered in the way that keeps the caller safe: a verification that could not run
 /// is not a login.
@@ -67,7 +82,7 @@ pub fn carry_out(
     portal: &Portal,
     source: &Source,
     request: Request,
-    recordings: &CallRecordings,
+    audio: Option<&[i16]>,
     at: Moment,
 ) -> Reply {
     let store = services.store;
@@ -128,7 +143,7 @@ pub fn carry_out(
                 Account::Mailbox(mailbox) => RecordingOwner::Mailbox(mailbox),
                 Account::PortalAdmin => RecordingOwner::Portal(portal.id.clone()),
             };
-            let Some(samples) = recordings.get(&recording) else {
+            let Some(samples) = audio else {
                 tracing::error!(?recording, "no audio for this recording");
                 return Reply::RecordingSaved(false);
             };

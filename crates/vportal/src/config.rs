@@ -1,11 +1,12 @@
 //! The configuration file (TOML). Every section is optional; see `examples/vportal.toml`.
 
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use portal_notify::{EmailConfig, Notifier, NotifyError, Outbox};
 use serde::Deserialize;
 
-use crate::serve::{MediaSettings, RtpSettings, ServeSettings, SipSettings, TimerSettings};
+use portal_sip::access::{AccessPolicy, IpNetwork, RateLimit};
 
 /// The `From:` of notices when the configuration names none.
 pub const DEFAULT_FROM: &str = "vportal <voicemail@localhost>";
@@ -83,6 +84,169 @@ impl Config {
         match &self.email {
             Some(email) => portal_notify::notifier_for(email, data),
             None => Ok(Box::new(Outbox::in_data_dir(data, DEFAULT_FROM)?)),
+        }
+    }
+}
+
+/// The `[sip]`, `[rtp]`, `[timers]` and `[media]` sections of the configuration file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServeSettings {
+    /// `[sip]`
+    pub sip: SipSettings,
+    /// `[rtp]`
+    pub rtp: RtpSettings,
+    /// `[timers]`
+    pub timers: TimerSettings,
+    /// `[media]`
+    pub media: MediaSettings,
+}
+
+/// Where SIP listens and which numbers mean what.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipSettings {
+    /// The address SIP listens on, UDP and TCP (`[::1]:5060` for IPv6).
+    pub listen: SocketAddr,
+    /// Request-URI users that mean "the voicemail button": the call goes to the caller's own portal.
+    pub voicemail_pilots: Vec<String>,
+    /// RFC 3261 T1 in milliseconds (tests shorten it).
+    pub t1_ms: u64,
+    /// How long a call waits before it is answered (0: at once). A caller may CANCEL meanwhile.
+    pub answer_after_ms: u64,
+    /// Networks whose requests are served (CIDR); others get 403. Default: loopback and private networks.
+    pub allow: Vec<String>,
+    /// Trusted peers (a PBX or SBC in front, CIDR): exempt from the rate limit; their P-Asserted-Identity names
+    /// the caller.
+    pub trusted: Vec<String>,
+    /// New INVITEs per second one source may send on average (0: no limit); more get 503.
+    pub invite_rate_per_second: f64,
+    /// New INVITEs one source may send at once.
+    pub invite_burst: u32,
+}
+
+impl SipSettings {
+    /// The endpoint's access rules from these settings.
+    pub fn access_policy(&self) -> Result<AccessPolicy, String> {
+        let parse = |list: &[String]| {
+            list.iter()
+                .map(|text| text.parse::<IpNetwork>().map_err(|error| error.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        if !self.invite_rate_per_second.is_finite() || self.invite_rate_per_second < 0.0 {
+            return Err("[sip] invite_rate_per_second must be 0 or more".into());
+        }
+        Ok(AccessPolicy {
+            allowed: parse(&self.allow)?,
+            trusted: parse(&self.trusted)?,
+            invite_rate: (self.invite_rate_per_second > 0.0).then_some(RateLimit {
+                per_second: self.invite_rate_per_second,
+                burst: self.invite_burst.max(1),
+            }),
+        })
+    }
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        SipSettings {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
+            voicemail_pilots: vec!["voicemail".into()],
+            t1_ms: 500,
+            answer_after_ms: 0,
+            allow: [
+                "127.0.0.0/8",
+                "::1/128",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "fc00::/7",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            trusted: Vec::new(),
+            invite_rate_per_second: 10.0,
+            invite_burst: 20,
+        }
+    }
+}
+
+/// The RTP ports and the address announced in SDP.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtpSettings {
+    /// Lowest RTP port.
+    pub port_min: u16,
+    /// Highest RTP port.
+    pub port_max: u16,
+    /// The address phones send RTP to; by default the SIP listen address (which must then not be a wildcard).
+    pub address: Option<IpAddr>,
+}
+
+impl Default for RtpSettings {
+    fn default() -> Self {
+        RtpSettings {
+            port_min: 16384,
+            port_max: 32767,
+            address: None,
+        }
+    }
+}
+
+/// The conversation's timers.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimerSettings {
+    /// Wait for the first key after a prompt.
+    pub first_digit_ms: u64,
+    /// Wait between keys of an entry.
+    pub inter_digit_ms: u64,
+    /// Silent re-prompts before goodbye.
+    pub max_silent_reprompts: u8,
+    /// Shortest recording kept.
+    pub min_recording_ms: u64,
+    /// Longest recording.
+    pub max_recording_ms: u64,
+    /// Silence after speech that ends a recording.
+    pub recording_end_silence_ms: u64,
+}
+
+impl Default for TimerSettings {
+    fn default() -> Self {
+        TimerSettings {
+            first_digit_ms: 10_000,
+            inter_digit_ms: 5_000,
+            max_silent_reprompts: 3,
+            min_recording_ms: 1_000,
+            max_recording_ms: 60_000,
+            recording_end_silence_ms: 3_000,
+        }
+    }
+}
+
+/// Where the prompt recordings are.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// The prompts directory (holding `<lang>/<id>.wav`).
+    pub prompts: PathBuf,
+    /// Threads for passcode work (argon2 verification and hashing, with its SQL). Routing, caller lookups and
+    /// recordings have one thread of their own, so they never wait behind passcode work.
+    pub store_threads: usize,
+}
+
+/// The prompts of this source tree, for a server started from elsewhere than the repository's root.
+const BUILT_IN_PROMPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prompts");
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        let here = PathBuf::from("prompts");
+        MediaSettings {
+            prompts: if here.is_dir() {
+                here
+            } else {
+                PathBuf::from(BUILT_IN_PROMPTS)
+            },
+            store_threads: 2,
         }
     }
 }

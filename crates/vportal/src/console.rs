@@ -6,17 +6,19 @@
 //! being recorded (the console has no microphone: it records a tone that long, and the recording ends by silence
 //! as it would on a phone); `h` to hang up. The end of the input hangs up too.
 
-use std::collections::VecDeque;
 use std::f32::consts::TAU;
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use portal_core::{Audio, Call, CallConfig, Dialed, Digit, Input, Output, RecordingHandle};
+use portal_core::{Audio, CallConfig, CallContext, Caller, Dialed, Digit};
+use portal_media::dtmf::KeySource;
+use portal_media::recording::RecorderConfig;
+use portal_session::{Conversation, ConversationOutput, portal_identity};
 use portal_store::{Moment, Portal, SAMPLE_RATE, Source};
 
-use crate::bridge::{CallRecordings, Services, call_context, carry_out};
+use crate::bridge::{Services, carry_out, log_audit};
 use crate::catalog::Catalog;
 
 /// What the person at the console did.
@@ -111,17 +113,28 @@ impl ConsoleCall<'_> {
         let span = tracing::info_span!("call", call_id = %self.call_id);
         let _entered = span.enter();
         let at = Moment::now_utc();
-        let context = call_context(self.portal, self.caller, self.dialed.clone(), at);
-        let mut call = Call::new(context, Arc::new(self.config.clone()));
-        let mut recordings = CallRecordings::new();
-        let mut next_handle = 0;
+        let context = CallContext {
+            caller: match self.caller {
+                Some(number) => Caller::Identify(number.to_owned()),
+                None => Caller::Unrecognised,
+            },
+            dialed: self.dialed.clone(),
+            portal: portal_identity(self.portal),
+            today: at.today,
+        };
+        let mut conversation = Conversation::new(
+            context,
+            Arc::new(self.config.clone()),
+            &self.portal.language,
+            RecorderConfig::default().end_silence,
+        );
         // Audio spoken since the recording started, and whether one is running.
         let mut recording: Option<Vec<i16>> = None;
-        let mut inputs: VecDeque<Input> = VecDeque::new();
         loop {
-            while let Some(output) = call.poll_output() {
+            while let Some(output) = conversation.poll_output() {
+                let now = Instant::now();
                 match output {
-                    Output::Play { id, audio, .. } => {
+                    ConversationOutput::Play { play, audio } => {
                         for item in audio {
                             match item {
                                 Audio::Prompt(prompt) => writeln!(
@@ -130,58 +143,51 @@ impl ConsoleCall<'_> {
                                     self.catalog.text(prompt, &self.portal.language)
                                 )?,
                                 Audio::Recording(handle) => {
-                                    let seconds = recordings.get(&handle).map_or(0.0, |samples| {
-                                        samples.len() as f64 / f64::from(SAMPLE_RATE)
-                                    });
+                                    let seconds =
+                                        conversation.recording(handle).map_or(0.0, |samples| {
+                                            samples.len() as f64 / f64::from(SAMPLE_RATE)
+                                        });
                                     writeln!(out, "portal> [your recording, {seconds:.1} s]")?
                                 }
                             }
                         }
                         // Text "plays" at once.
-                        inputs.push_back(Input::PromptDone(id));
+                        conversation.playlist_done(play, now);
                     }
-                    Output::StopPlayback => {}
-                    Output::StartRecording { kind, max_length } => {
+                    ConversationOutput::StopPlayback => {}
+                    ConversationOutput::Record(config) => {
                         writeln!(
                             out,
-                            "portal> (recording {kind:?}, at most {} s: type ~SECONDS to speak, # to stop)",
-                            max_length.as_secs()
+                            "portal> (recording, at most {} s: type ~SECONDS to speak, # to stop)",
+                            config.max_length.as_secs()
                         )?;
                         recording = Some(Vec::new());
                     }
-                    Output::StopRecording => {
+                    ConversationOutput::StopRecording => {
                         if let Some(samples) = recording.take() {
-                            inputs.push_back(finish_recording(
-                                samples,
-                                &mut recordings,
-                                &mut next_handle,
-                            ));
+                            conversation.recording_done(samples, now);
                         }
                     }
-                    Output::Request(id, request) => {
+                    ConversationOutput::Store(job) => {
                         let reply = carry_out(
                             self.services,
                             self.portal,
                             &source,
-                            request,
-                            &recordings,
+                            job.request,
+                            job.audio.as_deref(),
                             Moment::now_utc(),
                         );
-                        inputs.push_back(Input::Reply(id, reply));
+                        conversation.reply(job.id, reply, Instant::now());
                     }
-                    Output::HangUp => writeln!(out, "portal> (hangs up)")?,
-                    Output::Audit(audit) => tracing::info!(?audit, "call event"),
+                    ConversationOutput::HangUp => writeln!(out, "portal> (hangs up)")?,
+                    ConversationOutput::Audit(audit) => log_audit(&audit),
                 }
             }
             out.flush()?;
-            if call.is_ended() {
+            if conversation.is_ended() {
                 return Ok(());
             }
-            if let Some(input) = inputs.pop_front() {
-                call.handle(input, Instant::now());
-                continue;
-            }
-            let event = match call.poll_timeout() {
+            let event = match conversation.poll_timeout() {
                 Some(deadline) => {
                     caller_events.recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 }
@@ -189,47 +195,28 @@ impl ConsoleCall<'_> {
                     .recv()
                     .map_err(|_| RecvTimeoutError::Disconnected),
             };
-            let input = match event {
-                Ok(Ok(CallerEvent::Key(digit))) => Input::Digit(digit),
-                Ok(Ok(CallerEvent::Speak(length))) => match recording.as_mut() {
-                    Some(samples) => {
+            let now = Instant::now();
+            match event {
+                // The console's keyboard is its only signalling path.
+                Ok(Ok(CallerEvent::Key(digit))) => {
+                    conversation.key(digit, KeySource::TelephoneEvent, now)
+                }
+                Ok(Ok(CallerEvent::Speak(length))) => match recording.take() {
+                    Some(mut samples) => {
                         samples.extend(spoken_audio(length));
                         // The caller falls silent: media ends the recording.
-                        let samples = recording.take().unwrap_or_default();
-                        finish_recording(samples, &mut recordings, &mut next_handle)
+                        conversation.recording_done(samples, now);
                     }
-                    None => {
-                        writeln!(out, "console> (nothing is being recorded now)")?;
-                        continue;
-                    }
+                    None => writeln!(out, "console> (nothing is being recorded now)")?,
                 },
-                Ok(Err(message)) => {
-                    writeln!(out, "console> {message}")?;
-                    continue;
-                }
+                Ok(Err(message)) => writeln!(out, "console> {message}")?,
                 Ok(Ok(CallerEvent::HangUp)) | Err(RecvTimeoutError::Disconnected) => {
                     writeln!(out, "caller> (hangs up)")?;
-                    Input::HungUp
+                    conversation.hung_up(now);
                 }
-                Err(RecvTimeoutError::Timeout) => Input::Timeout,
-            };
-            call.handle(input, Instant::now());
+                Err(RecvTimeoutError::Timeout) => conversation.handle_timeout(now),
+            }
         }
-    }
-}
-
-fn finish_recording(
-    samples: Vec<i16>,
-    recordings: &mut CallRecordings,
-    next_handle: &mut u64,
-) -> Input {
-    *next_handle += 1;
-    let handle = RecordingHandle(*next_handle);
-    let duration = Duration::from_secs_f64(samples.len() as f64 / f64::from(SAMPLE_RATE));
-    recordings.insert(handle, samples);
-    Input::RecordingDone {
-        recording: handle,
-        duration,
     }
 }
 

@@ -1,176 +1,174 @@
-//! One call: routing, media negotiation and the conversation core, in one task. The call's RTP is paced and
-//! read by the media plane ([`super::media`]), which reports keys, playlist ends and recordings back.
+//! One call's task: the tokio driver of a sans-IO [`Session`]. It carries the session's outputs to the
+//! signalling task (answer, reject, BYE), the media thread (stream, prompts, recording) and the store pools,
+//! and feeds back what they report, all through one channel of [`SessionInput`]s. What the call decides
+//! (routing, offer/answer, answer delay, the conversation) is the session's, tested without a runtime.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portal_core::{
-    Audio, Call, CallConfig, CallContext, Caller, Dialed, Digit, Input, Output, RecordingHandle,
-    Reply, Request, RequestId,
-};
-use portal_media::dtmf::{KeyPressDeduper, KeySource};
-use portal_media::g711::Codec;
-use portal_media::prompts::PlayItem;
-use portal_media::recording::{RecorderConfig, Recording};
+use portal_session::{Routing, Session, SessionInput, SessionOutput, StoreJob};
 use portal_sip::endpoint::{CallHandle, IncomingCall};
-use portal_sip::sdp::{self, LocalMedia, NegotiatedMedia, SessionDescription};
-use portal_store::{AccountStore, Moment, Policy, Portal, Source};
+use portal_store::{AccountStore, Moment};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::media::{MediaCall, MediaEvent, StreamSetup};
-use super::{Shared, ToCall, ToSignalling};
-use crate::bridge::{CallRecordings, Services, call_config, carry_out, portal_identity};
+use super::media::MediaCall;
+use super::{Shared, ToSignalling};
+use crate::bridge::{Services, carry_out, log_audit, route};
 
-/// Runs one call from its INVITE to its end.
+/// Runs one call from its INVITE to its end. `inputs` is the call's channel: the signalling task, the media
+/// thread and the store pools all report into it (`input_sender` is its sending half, for the latter two).
 pub(crate) async fn run(
     shared: Arc<Shared>,
     incoming: IncomingCall,
-    mut from_signalling: mpsc::UnboundedReceiver<ToCall>,
+    input_sender: mpsc::UnboundedSender<SessionInput>,
+    mut inputs: mpsc::UnboundedReceiver<SessionInput>,
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
 ) {
-    let handle = incoming.call;
-    let finished = |status: Option<u16>| {
-        if let Some(status) = status {
-            let _ = to_signalling.send(ToSignalling::Reject(handle, status));
-        }
-        let _ = to_signalling.send(ToSignalling::Finished(handle));
+    let mut driver = CallDriver {
+        handle: incoming.call,
+        session: Session::new(incoming, Arc::clone(&shared.session), session_id()),
+        shared,
+        media: None,
+        input_sender,
+        to_signalling,
     };
-    let route = match route(&shared, &incoming).await {
-        Ok(route) => route,
-        Err(status) => return finished(Some(status)),
-    };
-    let (media_events, media_events_rx) = mpsc::unbounded_channel();
-    let remote_hint = incoming.offer.as_ref().and_then(sdp::offered_rtp_address);
-    let media_call = match shared.media.open(remote_hint, media_events).await {
-        Ok(media_call) => media_call,
-        Err(error) => {
-            tracing::warn!(%error, "no RTP port");
-            return finished(Some(503));
-        }
-    };
-    let local_rtp = media_call.local();
-    let local = LocalMedia::new(local_rtp, session_id());
-    // With an offer, answer it; without one, offer ours and learn the answer from the ACK.
-    let (answer_sdp, mut media) = match &incoming.offer {
-        Some(offer) => match sdp::negotiate(offer, &local) {
-            Ok((answer, negotiated)) => (answer, Some(negotiated)),
-            Err(refused) => return finished(Some(refused.status_code())),
-        },
-        None => (sdp::make_offer(&local), None),
-    };
-    let our_offer = media.is_none().then(|| answer_sdp.clone());
-    let answer_after = Duration::from_millis(shared.settings.sip.answer_after_ms);
-    if !answer_after.is_zero() {
+    driver.drain().await;
+    while !driver.session.is_finished() {
+        let deadline = driver
+            .session
+            .poll_timeout()
+            .map(Instant::from_std)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            _ = tokio::time::sleep(answer_after) => {}
-            message = from_signalling.recv() => match message {
-                // Cancelled before the answer: the endpoint already answered 487.
-                Some(ToCall::Ended) | None => return finished(None),
-                Some(ToCall::Shutdown) => return finished(Some(503)),
-                Some(_) => {}
+            input = inputs.recv() => match input {
+                Some(input) => driver.session.handle(input, std::time::Instant::now()),
+                // Every sender is gone: the server is going down.
+                None => driver.session.handle(SessionInput::Shutdown, std::time::Instant::now()),
             },
+            _ = tokio::time::sleep_until(deadline) => {
+                driver.session.handle_timeout(std::time::Instant::now());
+            }
         }
+        driver.drain().await;
     }
-    let _ = to_signalling.send(ToSignalling::Answer(handle, answer_sdp));
-    if media.is_none() {
-        // Wait for the ACK carrying the answer.
-        loop {
-            match from_signalling.recv().await {
-                Some(ToCall::Acked(Some(answer))) => {
-                    match our_offer
-                        .as_ref()
-                        .map(|offer| sdp::negotiated_from_answer(offer, &answer))
-                    {
-                        Some(Ok(negotiated)) => {
-                            media = Some(negotiated);
-                            break;
+}
+
+struct CallDriver {
+    shared: Arc<Shared>,
+    handle: CallHandle,
+    session: Session,
+    /// The call's media on the media thread; dropping it closes the call's media.
+    media: Option<MediaCall>,
+    input_sender: mpsc::UnboundedSender<SessionInput>,
+    to_signalling: mpsc::UnboundedSender<ToSignalling>,
+}
+
+impl CallDriver {
+    /// Carries out everything the session asks for.
+    async fn drain(&mut self) {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                SessionOutput::Route(query) => {
+                    let store = Arc::clone(&self.shared.store);
+                    let routing = on_pool(&self.shared.lookup_pool, move || {
+                        route(store.as_ref(), &query, Moment::now_utc())
+                    })
+                    .await
+                    .unwrap_or(Routing::Unavailable);
+                    self.session
+                        .handle(SessionInput::Routed(routing), std::time::Instant::now());
+                }
+                SessionOutput::OpenMedia { remote_hint } => {
+                    let opened = self
+                        .shared
+                        .media
+                        .open(remote_hint, self.input_sender.clone())
+                        .await;
+                    let local = match opened {
+                        Ok(media) => {
+                            let local = media.local();
+                            self.media = Some(media);
+                            Some(local)
                         }
-                        _ => {
-                            let _ = to_signalling.send(ToSignalling::HangUp(handle));
-                            return finished(None);
+                        Err(error) => {
+                            tracing::warn!(%error, "no RTP port");
+                            None
                         }
-                    }
+                    };
+                    self.session
+                        .handle(SessionInput::MediaOpened(local), std::time::Instant::now());
                 }
-                Some(ToCall::Acked(None)) => {
-                    let _ = to_signalling.send(ToSignalling::HangUp(handle));
-                    return finished(None);
+                SessionOutput::Stream(setup) => self.with_media(|media| media.stream(setup)),
+                SessionOutput::Play(play, items) => {
+                    self.with_media(|media| media.play(play, items))
                 }
-                Some(ToCall::Ended) | None => return finished(None),
-                Some(ToCall::Shutdown) => {
-                    let _ = to_signalling.send(ToSignalling::HangUp(handle));
-                    return finished(None);
+                SessionOutput::StopPlayback => self.with_media(MediaCall::stop_playback),
+                SessionOutput::Record(config) => self.with_media(|media| media.record(config)),
+                SessionOutput::StopRecording => self.with_media(MediaCall::stop_recording),
+                SessionOutput::Answer(sdp) => self.signal(ToSignalling::Answer(self.handle, sdp)),
+                SessionOutput::Reject(status) => {
+                    self.signal(ToSignalling::Reject(self.handle, status))
                 }
-                Some(_) => {}
+                SessionOutput::HangUp => self.signal(ToSignalling::HangUp(self.handle)),
+                SessionOutput::Store(job) => self.store(job),
+                SessionOutput::Audit(audit) => log_audit(&audit),
+                SessionOutput::Finished => {
+                    self.media = None;
+                    self.signal(ToSignalling::Finished(self.handle));
+                }
             }
         }
     }
-    let Some(media) = media else {
-        return finished(None);
-    };
-    let call = CallMedia::new(
-        shared,
-        route,
-        incoming,
-        media_call,
-        local,
-        media,
-        to_signalling.clone(),
-    );
-    call.run(from_signalling, media_events_rx).await;
-    finished(None);
-}
 
-/// Which portal the call reached and who is calling.
-struct Route {
-    portal: Portal,
-    dialed: Dialed,
-    /// The organization's policy when the call arrived (its rules apply for the whole call).
-    policy: Policy,
-}
+    fn with_media(&self, command: impl FnOnce(&MediaCall)) {
+        if let Some(media) = &self.media {
+            command(media);
+        }
+    }
 
-/// Finds the portal from the Request-URI (a portal's number or extension, or a voicemail-button pilot).
-async fn route(shared: &Arc<Shared>, incoming: &IncomingCall) -> Result<Route, u16> {
-    let dialed = incoming.request_uri_user.clone().unwrap_or_default();
-    let caller = incoming
-        .asserted_user
-        .clone()
-        .or(incoming.from_user.clone());
-    let pilot = shared.settings.sip.voicemail_pilots.contains(&dialed);
-    let store = Arc::clone(&shared.store);
-    let lookup = move || -> Result<Option<(Portal, Policy)>, portal_store::StoreError> {
-        let portal = if pilot {
-            let Some(known) =
-                caller.and_then(|number| store.caller_mailbox(&number).ok().flatten())
-            else {
-                return Ok(None);
-            };
-            Some(store.portal(&known.portal)?)
-        } else {
-            store.portal_by_dialed(&dialed)?
+    fn signal(&self, message: ToSignalling) {
+        let _ = self.to_signalling.send(message);
+    }
+
+    /// Runs a store job on a pool; its reply comes back through the call's channel.
+    fn store(&self, job: StoreJob) {
+        let Some(route) = self.session.route() else {
+            return;
         };
-        match portal {
-            Some(portal) => Ok(Some((portal, store.policy()?))),
-            None => Ok(None),
-        }
-    };
-    let found = on_pool(&shared.quick_pool, lookup).await.ok_or(503u16)?;
-    match found {
-        Ok(Some((portal, policy))) => Ok(Route {
-            portal,
-            policy,
-            dialed: if pilot {
-                Dialed::VoicemailButton
+        let portal = route.portal.clone();
+        let source = self.session.source();
+        let replies = self.input_sender.clone();
+        let shared = Arc::clone(&self.shared);
+        tokio::spawn(async move {
+            // Passcode work (argon2) queues on its own pool, so lookups and saves never wait behind a login
+            // storm.
+            let pool = if job.hashes_passcode() {
+                &shared.passcode_pool
             } else {
-                Dialed::Portal(incoming.request_uri_user.clone().unwrap_or_default())
-            },
-        }),
-        Ok(None) => Err(404),
-        Err(error) => {
-            tracing::error!(%error, "routing failed");
-            Err(500)
-        }
+                &shared.lookup_pool
+            };
+            let StoreJob { id, request, audio } = job;
+            let work_shared = Arc::clone(&shared);
+            let reply = on_pool(pool, move || {
+                let services = Services {
+                    store: work_shared.store.as_ref() as &dyn AccountStore,
+                    notifier: work_shared.notifier.as_ref(),
+                };
+                carry_out(
+                    services,
+                    &portal,
+                    &source,
+                    request,
+                    audio.as_deref(),
+                    Moment::now_utc(),
+                )
+            })
+            .await;
+            if let Some(reply) = reply {
+                let _ = replies.send(SessionInput::StoreReply(id, reply));
+            }
+        });
     }
 }
 
@@ -210,295 +208,4 @@ fn session_id() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(1, |elapsed| elapsed.as_secs());
     (seconds << 20) | (CALLS.fetch_add(1, Ordering::Relaxed) & 0xF_FFFF)
-}
-
-fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {
-    StreamSetup {
-        remote: media.remote_rtp,
-        codec: media_codec(media.codec),
-        payload_type: media.payload_type,
-        telephone_event_pt: media.telephone_event_pt,
-        send: !media.is_on_hold(),
-    }
-}
-
-fn media_codec(codec: sdp::Codec) -> Codec {
-    match codec {
-        sdp::Codec::Pcmu => Codec::Pcmu,
-        sdp::Codec::Pcma => Codec::Pcma,
-    }
-}
-
-/// The conversation and media of an answered call.
-struct CallMedia {
-    shared: Arc<Shared>,
-    route: Route,
-    handle: CallHandle,
-    call_id: String,
-    caller: Option<String>,
-    media_call: MediaCall,
-    local: LocalMedia,
-    to_signalling: mpsc::UnboundedSender<ToSignalling>,
-    call: Call,
-    deduper: KeyPressDeduper,
-    recordings: CallRecordings,
-    next_recording: u64,
-    /// Store replies come back here from the pool.
-    reply_sender: mpsc::UnboundedSender<(RequestId, Reply)>,
-    replies: mpsc::UnboundedReceiver<(RequestId, Reply)>,
-    ended: bool,
-}
-
-impl CallMedia {
-    fn new(
-        shared: Arc<Shared>,
-        route: Route,
-        incoming: IncomingCall,
-        media_call: MediaCall,
-        local: LocalMedia,
-        media: NegotiatedMedia,
-        to_signalling: mpsc::UnboundedSender<ToSignalling>,
-    ) -> CallMedia {
-        let config = call_settings(&shared, &route.policy);
-        let context = CallContext {
-            // A trusted peer's assertion names the caller; otherwise the From user does.
-            caller: match incoming
-                .asserted_user
-                .as_ref()
-                .or(incoming.from_user.as_ref())
-            {
-                Some(number) => Caller::Identify(number.clone()),
-                None => Caller::Unrecognised,
-            },
-            dialed: route.dialed.clone(),
-            portal: portal_identity(&route.portal),
-            today: Moment::now_utc().today,
-        };
-        media_call.stream(stream_setup(&media));
-        let (reply_sender, replies) = mpsc::unbounded_channel();
-        CallMedia {
-            call: Call::new(context, Arc::new(config)),
-            handle: incoming.call,
-            call_id: incoming.call_id,
-            caller: incoming.asserted_user.or(incoming.from_user),
-            deduper: KeyPressDeduper::new(),
-            recordings: HashMap::new(),
-            next_recording: 0,
-            reply_sender,
-            replies,
-            ended: false,
-            shared,
-            route,
-            media_call,
-            local,
-            to_signalling,
-        }
-    }
-
-    async fn run(
-        mut self,
-        mut from_signalling: mpsc::UnboundedReceiver<ToCall>,
-        mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
-    ) {
-        self.drain();
-        while !self.ended {
-            let deadline = self
-                .call
-                .poll_timeout()
-                .map(Instant::from_std)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            tokio::select! {
-                event = media_events.recv() => match event {
-                    Some(MediaEvent::Key(digit, source)) => self.key(digit, source),
-                    Some(MediaEvent::PromptDone(id)) => self.feed(Input::PromptDone(id)),
-                    Some(MediaEvent::RecordingDone(recording)) => self.recording_done(recording),
-                    // The media plane stopped: the server is going down.
-                    None => {
-                        self.feed(Input::HungUp);
-                        let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));
-                        self.ended = true;
-                    }
-                },
-                message = from_signalling.recv() => match message {
-                    Some(ToCall::InfoDigit(key)) => {
-                        if let Some(digit) = Digit::from_char(key) {
-                            self.key(digit, KeySource::SipInfo);
-                        }
-                    }
-                    Some(ToCall::MediaChanged(offer)) => self.renegotiate(offer),
-                    Some(ToCall::Acked(_)) => {}
-                    Some(ToCall::Ended) | None => {
-                        self.feed(Input::HungUp);
-                        self.ended = true;
-                    }
-                    Some(ToCall::Shutdown) => {
-                        self.feed(Input::HungUp);
-                        let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));
-                        self.ended = true;
-                    }
-                },
-                Some((id, reply)) = self.replies.recv() => self.feed(Input::Reply(id, reply)),
-                _ = tokio::time::sleep_until(deadline) => self.timeout(),
-            }
-        }
-    }
-
-    fn key(&mut self, digit: Digit, source: KeySource) {
-        if self
-            .deduper
-            .accept(digit, source, std::time::Instant::now())
-        {
-            tracing::debug!(source = ?source, "key press");
-            self.feed(Input::Digit(digit));
-        }
-    }
-
-    fn timeout(&mut self) {
-        if self
-            .call
-            .poll_timeout()
-            .is_some_and(|deadline| deadline <= std::time::Instant::now())
-        {
-            self.feed(Input::Timeout);
-        }
-    }
-
-    fn renegotiate(&mut self, offer: Option<SessionDescription>) {
-        let answer = match offer {
-            Some(offer) => match sdp::negotiate(&offer, &self.local) {
-                Ok((answer, negotiated)) => {
-                    self.media_call.stream(stream_setup(&negotiated));
-                    answer
-                }
-                Err(refused) => {
-                    let _ = self
-                        .to_signalling
-                        .send(ToSignalling::Reject(self.handle, refused.status_code()));
-                    return;
-                }
-            },
-            None => sdp::make_offer(&self.local),
-        };
-        let _ = self
-            .to_signalling
-            .send(ToSignalling::Answer(self.handle, answer));
-    }
-
-    fn recording_done(&mut self, recording: Recording) {
-        self.next_recording += 1;
-        let handle = RecordingHandle(self.next_recording);
-        let duration = recording.duration();
-        self.recordings.insert(handle, recording.samples);
-        self.feed(Input::RecordingDone {
-            recording: handle,
-            duration,
-        });
-    }
-
-    fn feed(&mut self, input: Input) {
-        self.call.handle(input, std::time::Instant::now());
-        self.drain();
-    }
-
-    /// Carries out everything the core asks for.
-    fn drain(&mut self) {
-        while let Some(output) = self.call.poll_output() {
-            match output {
-                Output::Play { id, audio, .. } => {
-                    let language = self.route.portal.language.clone();
-                    let items = audio.into_iter().filter_map(|item| match item {
-                        Audio::Prompt(prompt) => {
-                            Some(PlayItem::Prompt(self.shared.prompts.get(&language, prompt)))
-                        }
-                        Audio::Recording(handle) => self
-                            .recordings
-                            .get(&handle)
-                            .map(|samples| PlayItem::Samples(Arc::from(samples.as_slice()))),
-                    });
-                    self.media_call.play(id, items.collect());
-                }
-                Output::StopPlayback => self.media_call.stop_playback(),
-                Output::StartRecording { max_length, .. } => {
-                    let config = RecorderConfig {
-                        max_length,
-                        end_silence: Duration::from_millis(
-                            self.shared.settings.timers.recording_end_silence_ms,
-                        ),
-                        ..RecorderConfig::default()
-                    };
-                    self.media_call.record(config);
-                }
-                Output::StopRecording => self.media_call.stop_recording(),
-                Output::Request(id, request) => self.request(id, request),
-                Output::HangUp => {
-                    let _ = self.to_signalling.send(ToSignalling::HangUp(self.handle));
-                    self.ended = true;
-                }
-                Output::Audit(audit) => tracing::info!(?audit, "call event"),
-            }
-        }
-    }
-
-    /// Runs a store request on the pool; its reply comes back through `replies`.
-    fn request(&mut self, id: RequestId, request: Request) {
-        let shared = Arc::clone(&self.shared);
-        let portal = self.route.portal.clone();
-        let source = Source::Call {
-            call_id: self.call_id.clone(),
-            caller: self.caller.clone(),
-        };
-        let recordings: CallRecordings = match &request {
-            Request::SaveRecording { recording, .. } => self
-                .recordings
-                .get(recording)
-                .map(|samples| HashMap::from([(*recording, samples.clone())]))
-                .unwrap_or_default(),
-            _ => HashMap::new(),
-        };
-        let replies = self.reply_sender.clone();
-        // Passcode work (argon2) queues on its own pool, so lookups and saves never wait behind a login storm.
-        let hashes = matches!(
-            request,
-            Request::Verify { .. } | Request::SetPasscode { .. }
-        );
-        tokio::spawn(async move {
-            let pool_shared = Arc::clone(&shared);
-            let pool = if hashes {
-                &pool_shared.pool
-            } else {
-                &pool_shared.quick_pool
-            };
-            let reply = on_pool(pool, move || {
-                let services = Services {
-                    store: shared.store.as_ref() as &dyn AccountStore,
-                    notifier: shared.notifier.as_ref(),
-                };
-                carry_out(
-                    services,
-                    &portal,
-                    &source,
-                    request,
-                    &recordings,
-                    Moment::now_utc(),
-                )
-            })
-            .await;
-            if let Some(reply) = reply {
-                let _ = replies.send((id, reply));
-            }
-        });
-    }
-}
-
-/// The conversation's settings for a call: the policy's rules and the configured timers.
-fn call_settings(shared: &Shared, policy: &Policy) -> CallConfig {
-    let timers = &shared.settings.timers;
-    CallConfig {
-        first_digit_timeout: Duration::from_millis(timers.first_digit_ms),
-        inter_digit_timeout: Duration::from_millis(timers.inter_digit_ms),
-        max_silent_reprompts: timers.max_silent_reprompts,
-        min_recording: Duration::from_millis(timers.min_recording_ms),
-        max_recording: Duration::from_millis(timers.max_recording_ms),
-        ..call_config(policy)
-    }
 }

@@ -1,198 +1,38 @@
-//! `vportal serve`: the SIP/RTP front end on a tokio runtime.
+//! `vportal serve`: the SIP/RTP front end on a tokio runtime, a thin driver of the sans-IO values.
 //!
 //! One signalling task owns the sans-IO SIP [`Endpoint`] and the SIP sockets (UDP, and TCP connections framed
-//! by Content-Length). Each call runs in a task of its own ([`call`]) that owns the conversation core and wakes
-//! only for events: a key, the end of a prompt, a store reply, a SIP message, a conversation timer. One media
-//! thread ([`media`]) paces every call's RTP from a 20-slot wheel over shared RTP sockets and reads what
-//! callers send. Store work runs on bounded [`BlockingPool`]s, never on the media thread: passcode work
-//! (argon2) on `store_threads` threads at a lower priority, and quick work (routing, lookups, recordings) on a
-//! thread of its own so new calls never wait behind a login storm.
+//! by Content-Length). Each call runs in a task of its own ([`call`]) that drives a
+//! [`portal_session::Session`] and wakes only for its inputs (a key, the end of a prompt, a store reply, a SIP
+//! message, a timer). One media thread ([`media`]) drives the [`portal_media::MediaPlane`] that paces every
+//! call's RTP over shared RTP sockets and reads what callers send. Store work runs on bounded
+//! [`BlockingPool`]s, never on the media thread: passcode work (argon2) on `store_threads` threads at a lower
+//! priority (`vportal-passcode`), and routing, caller lookups and recordings on a thread of their own
+//! (`vportal-lookup`), so new calls never wait behind a login storm.
 
 mod call;
 mod media;
 mod priority;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use portal_core::CallConfig;
 use portal_media::prompts::PromptLibrary;
 use portal_notify::Notifier;
-use portal_sip::access::{AccessPolicy, IpNetwork, RateLimit};
+use portal_session::{SessionConfig, SessionInput};
+use portal_sip::access::AccessPolicy;
 use portal_sip::endpoint::{CallHandle, ConnectionId, Endpoint, Event, Transport};
 use portal_sip::sdp::SessionDescription;
 use portal_store::{BlockingPool, SqliteStore};
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-/// The `[sip]`, `[rtp]`, `[timers]` and `[media]` sections of the configuration file.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ServeSettings {
-    /// `[sip]`
-    pub sip: SipSettings,
-    /// `[rtp]`
-    pub rtp: RtpSettings,
-    /// `[timers]`
-    pub timers: TimerSettings,
-    /// `[media]`
-    pub media: MediaSettings,
-}
-
-/// Where SIP listens and which numbers mean what.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct SipSettings {
-    /// The address SIP listens on, UDP and TCP (`[::1]:5060` for IPv6).
-    pub listen: SocketAddr,
-    /// Request-URI users that mean "the voicemail button": the call goes to the caller's own portal.
-    pub voicemail_pilots: Vec<String>,
-    /// RFC 3261 T1 in milliseconds (tests shorten it).
-    pub t1_ms: u64,
-    /// How long a call waits before it is answered (0: at once). A caller may CANCEL meanwhile.
-    pub answer_after_ms: u64,
-    /// Networks whose requests are served (CIDR); others get 403. Default: loopback and private networks.
-    pub allow: Vec<String>,
-    /// Trusted peers (a PBX or SBC in front, CIDR): exempt from the rate limit; their P-Asserted-Identity names
-    /// the caller.
-    pub trusted: Vec<String>,
-    /// New INVITEs per second one source may send on average (0: no limit); more get 503.
-    pub invite_rate_per_second: f64,
-    /// New INVITEs one source may send at once.
-    pub invite_burst: u32,
-}
-
-impl SipSettings {
-    /// The endpoint's access rules from these settings.
-    pub fn access_policy(&self) -> Result<AccessPolicy, String> {
-        let parse = |list: &[String]| {
-            list.iter()
-                .map(|text| text.parse::<IpNetwork>().map_err(|error| error.to_string()))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        if !self.invite_rate_per_second.is_finite() || self.invite_rate_per_second < 0.0 {
-            return Err("[sip] invite_rate_per_second must be 0 or more".into());
-        }
-        Ok(AccessPolicy {
-            allowed: parse(&self.allow)?,
-            trusted: parse(&self.trusted)?,
-            invite_rate: (self.invite_rate_per_second > 0.0).then_some(RateLimit {
-                per_second: self.invite_rate_per_second,
-                burst: self.invite_burst.max(1),
-            }),
-        })
-    }
-}
-
-impl Default for SipSettings {
-    fn default() -> Self {
-        SipSettings {
-            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
-            voicemail_pilots: vec!["voicemail".into()],
-            t1_ms: 500,
-            answer_after_ms: 0,
-            allow: [
-                "127.0.0.0/8",
-                "::1/128",
-                "10.0.0.0/8",
-                "172.16.0.0/12",
-                "192.168.0.0/16",
-                "fc00::/7",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-            trusted: Vec::new(),
-            invite_rate_per_second: 10.0,
-            invite_burst: 20,
-        }
-    }
-}
-
-/// The RTP ports and the address announced in SDP.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct RtpSettings {
-    /// Lowest RTP port.
-    pub port_min: u16,
-    /// Highest RTP port.
-    pub port_max: u16,
-    /// The address phones send RTP to; by default the SIP listen address (which must then not be a wildcard).
-    pub address: Option<IpAddr>,
-}
-
-impl Default for RtpSettings {
-    fn default() -> Self {
-        RtpSettings {
-            port_min: 16384,
-            port_max: 32767,
-            address: None,
-        }
-    }
-}
-
-/// The conversation's timers.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct TimerSettings {
-    /// Wait for the first key after a prompt.
-    pub first_digit_ms: u64,
-    /// Wait between keys of an entry.
-    pub inter_digit_ms: u64,
-    /// Silent re-prompts before goodbye.
-    pub max_silent_reprompts: u8,
-    /// Shortest recording kept.
-    pub min_recording_ms: u64,
-    /// Longest recording.
-    pub max_recording_ms: u64,
-    /// Silence after speech that ends a recording.
-    pub recording_end_silence_ms: u64,
-}
-
-impl Default for TimerSettings {
-    fn default() -> Self {
-        TimerSettings {
-            first_digit_ms: 10_000,
-            inter_digit_ms: 5_000,
-            max_silent_reprompts: 3,
-            min_recording_ms: 1_000,
-            max_recording_ms: 60_000,
-            recording_end_silence_ms: 3_000,
-        }
-    }
-}
-
-/// Where the prompt recordings are.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct MediaSettings {
-    /// The prompts directory (holding `<lang>/<id>.wav`).
-    pub prompts: PathBuf,
-    /// Threads for passcode work (argon2 verification and hashing, with its SQL). Routing, caller lookups and
-    /// recordings have one thread of their own, so they never wait behind passcode work.
-    pub store_threads: usize,
-}
-
-/// The prompts of this source tree, for a server started from elsewhere than the repository's root.
-const BUILT_IN_PROMPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prompts");
-
-impl Default for MediaSettings {
-    fn default() -> Self {
-        let here = PathBuf::from("prompts");
-        MediaSettings {
-            prompts: if here.is_dir() {
-                here
-            } else {
-                PathBuf::from(BUILT_IN_PROMPTS)
-            },
-            store_threads: 2,
-        }
-    }
-}
+pub use crate::config::{MediaSettings, RtpSettings, ServeSettings, SipSettings, TimerSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -211,9 +51,20 @@ pub enum ServeError {
     /// The prompts could not be loaded.
     #[error("prompts: {0}")]
     Prompts(#[from] portal_media::prompts::PromptError),
-    /// Another start-up failure.
-    #[error("{0}")]
-    Other(String),
+    /// The bound SIP socket could not tell its own address.
+    #[error("the SIP socket's local address: {0}")]
+    LocalAddress(#[source] std::io::Error),
+    /// A store thread pool could not start.
+    #[error("the {pool} threads: {source}")]
+    StorePool {
+        /// Which pool.
+        pool: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The media thread could not start.
+    #[error("the media thread: {0}")]
+    MediaThread(#[source] std::io::Error),
 }
 
 /// What every call shares.
@@ -221,10 +72,11 @@ pub(crate) struct Shared {
     pub store: Arc<SqliteStore>,
     pub notifier: Arc<dyn Notifier>,
     /// Passcode work (argon2): `store_threads` threads at a lower priority.
-    pub pool: BlockingPool,
+    pub passcode_pool: BlockingPool,
     /// Quick store work (routing, caller lookups, recordings): one thread.
-    pub quick_pool: BlockingPool,
-    pub prompts: PromptLibrary,
+    pub lookup_pool: BlockingPool,
+    /// What every call's session shares: pilots, answer delay, timers, prompts.
+    pub session: Arc<SessionConfig>,
     pub settings: ServeSettings,
     pub rtp_ip: IpAddr,
     pub media: media::MediaHandle,
@@ -237,16 +89,6 @@ pub(crate) enum ToSignalling {
     Reject(CallHandle, u16),
     HangUp(CallHandle),
     Finished(CallHandle),
-}
-
-/// What the signalling task tells a call task.
-#[derive(Debug)]
-pub(crate) enum ToCall {
-    Acked(Option<SessionDescription>),
-    InfoDigit(char),
-    MediaChanged(Option<SessionDescription>),
-    Ended,
-    Shutdown,
 }
 
 /// A running server.
@@ -279,9 +121,7 @@ impl Server {
                 addr: settings.sip.listen,
                 source,
             })?;
-        let sip_addr = udp
-            .local_addr()
-            .map_err(|e| ServeError::Other(e.to_string()))?;
+        let sip_addr = udp.local_addr().map_err(ServeError::LocalAddress)?;
         let tcp = TcpListener::bind(sip_addr)
             .await
             .map_err(|source| ServeError::Bind {
@@ -298,24 +138,31 @@ impl Server {
             None => sip_addr.ip(),
         };
         let prompts = PromptLibrary::load(&settings.media.prompts, &["en", "es"])?;
-        let quick_pool = BlockingPool::new(1, 4096, "vportal-lookup")
-            .map_err(|e| ServeError::Other(e.to_string()))?;
-        let pool = BlockingPool::with_thread_start(
+        let lookup_pool = BlockingPool::new(1, 4096, "vportal-lookup").map_err(|source| {
+            ServeError::StorePool {
+                pool: "lookup",
+                source,
+            }
+        })?;
+        let passcode_pool = BlockingPool::with_thread_start(
             settings.media.store_threads,
             4096,
-            "vportal-store",
+            "vportal-passcode",
             priority::yield_to_media,
         )
-        .map_err(|e| ServeError::Other(e.to_string()))?;
+        .map_err(|source| ServeError::StorePool {
+            pool: "passcode",
+            source,
+        })?;
         let media =
             media::MediaHandle::start(rtp_ip, (settings.rtp.port_min, settings.rtp.port_max))
-                .map_err(|e| ServeError::Other(format!("media thread: {e}")))?;
+                .map_err(ServeError::MediaThread)?;
         let shared = Arc::new(Shared {
             store,
             notifier,
-            pool,
-            quick_pool,
-            prompts,
+            passcode_pool,
+            lookup_pool,
+            session: Arc::new(session_config(&settings, prompts)),
             media,
             settings,
             rtp_ip,
@@ -348,6 +195,25 @@ impl Server {
     }
 }
 
+/// What every call's session shares, from the settings.
+fn session_config(settings: &ServeSettings, prompts: PromptLibrary) -> SessionConfig {
+    let timers = &settings.timers;
+    SessionConfig {
+        voicemail_pilots: settings.sip.voicemail_pilots.clone(),
+        answer_after: Duration::from_millis(settings.sip.answer_after_ms),
+        call: CallConfig {
+            first_digit_timeout: Duration::from_millis(timers.first_digit_ms),
+            inter_digit_timeout: Duration::from_millis(timers.inter_digit_ms),
+            max_silent_reprompts: timers.max_silent_reprompts,
+            min_recording: Duration::from_millis(timers.min_recording_ms),
+            max_recording: Duration::from_millis(timers.max_recording_ms),
+            ..CallConfig::default()
+        },
+        recording_end_silence: Duration::from_millis(timers.recording_end_silence_ms),
+        prompts: Arc::new(prompts),
+    }
+}
+
 enum TcpEvent {
     Data(ConnectionId, SocketAddr, Vec<u8>),
     Closed(ConnectionId),
@@ -357,7 +223,7 @@ struct Signalling {
     shared: Arc<Shared>,
     endpoint: Endpoint,
     udp: Arc<UdpSocket>,
-    calls: HashMap<CallHandle, mpsc::UnboundedSender<ToCall>>,
+    calls: HashMap<CallHandle, mpsc::UnboundedSender<SessionInput>>,
     tcp_writers: HashMap<ConnectionId, mpsc::UnboundedSender<Vec<u8>>>,
     from_calls: mpsc::UnboundedReceiver<ToSignalling>,
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
@@ -437,7 +303,7 @@ impl Signalling {
                     tracing::info!(calls = self.calls.len(), "shutting down: refusing new calls, ending calls in progress");
                     self.endpoint.set_refusing_new_calls(true);
                     for call in self.calls.values() {
-                        let _ = call.send(ToCall::Shutdown);
+                        let _ = call.send(SessionInput::Shutdown);
                     }
                     stopping_since = Some(Instant::now());
                 }
@@ -469,32 +335,34 @@ impl Signalling {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::IncomingCall(incoming) => {
-                    let (to_call, from_signalling) = mpsc::unbounded_channel();
-                    self.calls.insert(incoming.call, to_call);
+                    let (to_call, inputs) = mpsc::unbounded_channel();
+                    self.calls.insert(incoming.call, to_call.clone());
                     let shared = Arc::clone(&self.shared);
                     let to_signalling = self.to_signalling.clone();
                     // One span per call, carrying its Call-ID, over everything the call's task does.
                     let span = tracing::info_span!("call", call_id = %incoming.call_id);
                     tokio::spawn(
-                        call::run(shared, incoming, from_signalling, to_signalling)
+                        call::run(shared, incoming, to_call, inputs, to_signalling)
                             .instrument(span),
                     );
                 }
-                Event::CallAcked { call, answer } => self.tell(call, ToCall::Acked(answer)),
-                Event::Dtmf { call, digit, .. } => self.tell(call, ToCall::InfoDigit(digit)),
-                Event::MediaChanged { call, offer } => self.tell(call, ToCall::MediaChanged(offer)),
+                Event::CallAcked { call, answer } => self.tell(call, SessionInput::Acked(answer)),
+                Event::Dtmf { call, digit, .. } => self.tell(call, SessionInput::InfoDigit(digit)),
+                Event::MediaChanged { call, offer } => {
+                    self.tell(call, SessionInput::MediaChanged(offer))
+                }
                 Event::CallCancelled { call }
                 | Event::CallEnded { call, .. }
                 | Event::CallFailed { call, .. } => {
                     if let Some(task) = self.calls.remove(&call) {
-                        let _ = task.send(ToCall::Ended);
+                        let _ = task.send(SessionInput::Ended);
                     }
                 }
             }
         }
     }
 
-    fn tell(&self, call: CallHandle, message: ToCall) {
+    fn tell(&self, call: CallHandle, message: SessionInput) {
         if let Some(task) = self.calls.get(&call) {
             let _ = task.send(message);
         }

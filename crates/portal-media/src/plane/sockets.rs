@@ -1,0 +1,206 @@
+//! Which shared RTP socket a call uses, and which call a packet from a given address belongs to.
+//!
+//! Sockets are shared: one serves up to [`CALLS_PER_SOCKET`] calls (SDP lets every call name any port), so a
+//! packet is told apart by its source address. Two calls on one socket therefore never share a remote
+//! address; a call whose remote address is already used on every socket needs a new one. The driver owns the
+//! sockets: the table only knows their ids and local addresses.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::MediaCallId;
+
+/// Calls one RTP socket serves at most.
+pub const CALLS_PER_SOCKET: usize = 256;
+
+/// Names one of the driver's RTP sockets (an index the driver may use for its own table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u32);
+
+struct SharedSocket {
+    local: SocketAddr,
+    /// Calls on this socket by the remote address their packets come from.
+    remotes: HashMap<SocketAddr, MediaCallId>,
+    calls: usize,
+}
+
+/// The sockets and the remote address each call is filed under.
+#[derive(Default)]
+pub(super) struct SocketTable {
+    sockets: Vec<Option<SharedSocket>>,
+}
+
+impl SocketTable {
+    /// Adds a socket the driver bound; its id is the first free index.
+    pub(super) fn add(&mut self, local: SocketAddr) -> SocketId {
+        let socket = SharedSocket {
+            local,
+            remotes: HashMap::new(),
+            calls: 0,
+        };
+        match self.sockets.iter().position(Option::is_none) {
+            Some(index) => {
+                self.sockets[index] = Some(socket);
+                SocketId(index as u32)
+            }
+            None => {
+                self.sockets.push(Some(socket));
+                SocketId(self.sockets.len() as u32 - 1)
+            }
+        }
+    }
+
+    pub(super) fn local(&self, socket: SocketId) -> Option<SocketAddr> {
+        self.get(socket).map(|socket| socket.local)
+    }
+
+    /// The least busy socket with room whose calls do not use `remote` yet (spreading what arrives over the
+    /// sockets' receive buffers), if any.
+    pub(super) fn place(&self, remote: Option<SocketAddr>) -> Option<SocketId> {
+        self.sockets
+            .iter()
+            .enumerate()
+            .filter_map(|(index, socket)| {
+                let socket = socket.as_ref()?;
+                let fits = socket.calls < CALLS_PER_SOCKET
+                    && remote.is_none_or(|remote| !socket.remotes.contains_key(&remote));
+                fits.then_some((index, socket.calls))
+            })
+            .min_by_key(|&(_, calls)| calls)
+            .map(|(index, _)| SocketId(index as u32))
+    }
+
+    pub(super) fn join(&mut self, socket: SocketId) {
+        if let Some(socket) = self.get_mut(socket) {
+            socket.calls += 1;
+        }
+    }
+
+    /// Takes call `id` (filed under `remote`) off `socket`; returns the socket when no call uses it any more,
+    /// so the driver can close it.
+    pub(super) fn leave(
+        &mut self,
+        socket_id: SocketId,
+        id: MediaCallId,
+        remote: Option<SocketAddr>,
+    ) -> Option<SocketId> {
+        let socket = self.get_mut(socket_id)?;
+        if let Some(remote) = remote
+            && socket.remotes.get(&remote) == Some(&id)
+        {
+            socket.remotes.remove(&remote);
+        }
+        socket.calls = socket.calls.saturating_sub(1);
+        if socket.calls > 0 {
+            return None;
+        }
+        self.sockets[socket_id.0 as usize] = None;
+        Some(socket_id)
+    }
+
+    /// Files call `id` under `remote` in place of `previous`. Returns false when `remote` was another call's,
+    /// which then stops receiving (only a late offer or a re-INVITE can land on an address in use).
+    pub(super) fn file(
+        &mut self,
+        socket: SocketId,
+        id: MediaCallId,
+        previous: Option<SocketAddr>,
+        remote: SocketAddr,
+    ) -> bool {
+        let Some(socket) = self.get_mut(socket) else {
+            return true;
+        };
+        if let Some(previous) = previous
+            && socket.remotes.get(&previous) == Some(&id)
+        {
+            socket.remotes.remove(&previous);
+        }
+        socket
+            .remotes
+            .insert(remote, id)
+            .is_none_or(|displaced| displaced == id)
+    }
+
+    /// The call filed under `from` on `socket`.
+    pub(super) fn owner(&self, socket: SocketId, from: SocketAddr) -> Option<MediaCallId> {
+        self.get(socket)?.remotes.get(&from).copied()
+    }
+
+    /// The calls on `socket` whose address has `port` at another IP, for a phone that announced one of its
+    /// host's addresses and sends from another.
+    pub(super) fn same_port_elsewhere(
+        &self,
+        socket: SocketId,
+        from: SocketAddr,
+    ) -> impl Iterator<Item = (SocketAddr, MediaCallId)> + '_ {
+        self.get(socket)
+            .into_iter()
+            .flat_map(|socket| socket.remotes.iter())
+            .filter(move |(announced, _)| announced.port() == from.port() && **announced != from)
+            .map(|(&announced, &id)| (announced, id))
+    }
+
+    fn get(&self, socket: SocketId) -> Option<&SharedSocket> {
+        self.sockets.get(socket.0 as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, socket: SocketId) -> Option<&mut SharedSocket> {
+        self.sockets.get_mut(socket.0 as usize)?.as_mut()
+    }
+}
+
+/// Even ports of an RTP range, handed out in rotation so a port just closed is not reused at once (a late
+/// packet of the old call would reach the new one).
+#[derive(Clone, Debug)]
+pub struct PortRotation {
+    low: u16,
+    span: u32,
+    next: u32,
+}
+
+impl PortRotation {
+    /// The even ports from `low` to `high`.
+    pub fn new(low: u16, high: u16) -> PortRotation {
+        PortRotation {
+            low,
+            span: u32::from(high.saturating_sub(low)) / 2 + 1,
+            next: 0,
+        }
+    }
+
+    /// How many ports the range holds: the most tries a bind needs.
+    pub fn len(&self) -> usize {
+        self.span as usize
+    }
+
+    /// Whether the range holds no port.
+    pub fn is_empty(&self) -> bool {
+        self.span == 0
+    }
+
+    /// The next port to try.
+    pub fn next_port(&mut self) -> Option<u16> {
+        let port = u32::from(self.low) + (self.next % self.span) * 2;
+        self.next = self.next.wrapping_add(1);
+        u16::try_from(port).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_rotate_over_the_even_ports_of_the_range() {
+        let mut ports = PortRotation::new(20_000, 20_005);
+        assert_eq!(ports.len(), 3);
+        let tried: Vec<_> = (0..4).map(|_| ports.next_port().unwrap()).collect();
+        assert_eq!(tried, [20_000, 20_002, 20_004, 20_000]);
+    }
+
+    #[test]
+    fn a_port_past_the_top_of_the_port_space_is_not_offered() {
+        let mut ports = PortRotation::new(65_534, 65_535);
+        assert_eq!(ports.next_port(), Some(65_534));
+    }
+}

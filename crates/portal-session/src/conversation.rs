@@ -1,0 +1,210 @@
+//! The conversation of an answered call, as drivers see it: the core's [`Call`] plus what every driver would
+//! otherwise keep beside it (the recordings by handle, the merging of key presses reported twice, the
+//! recorder's settings). The SIP [`Session`](crate::Session) and the console both drain it with
+//! [`Conversation::poll_output`]; that is the one drain of the core's outputs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use portal_core::{
+    Audio, Audit, Call, CallConfig, CallContext, Digit, Input, Output, PlayId, RecordingHandle,
+    Reply, Request, RequestId,
+};
+use portal_media::dtmf::{KeyPressDeduper, KeySource};
+use portal_media::prompts::{PlayItem, PromptLibrary};
+use portal_media::recording::RecorderConfig;
+use portal_store::SAMPLE_RATE;
+
+/// A store request the driver carries out off the media path, with the audio it needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreJob {
+    /// Feed the reply back with this id.
+    pub id: RequestId,
+    /// What to do.
+    pub request: Request,
+    /// The recording a `SaveRecording` saves (shared with playback, not copied).
+    pub audio: Option<Arc<[i16]>>,
+}
+
+impl StoreJob {
+    /// Whether the job hashes or verifies a passcode (argon2), so the driver can queue it apart from quick
+    /// work.
+    pub fn hashes_passcode(&self) -> bool {
+        matches!(
+            self.request,
+            Request::Verify { .. } | Request::SetPasscode { .. }
+        )
+    }
+}
+
+/// What the conversation asks of its driver.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConversationOutput {
+    /// Play these items in order, replacing anything playing; report the end with
+    /// [`Conversation::playlist_done`]. A media driver turns them into audio with
+    /// [`Conversation::play_items`].
+    Play {
+        /// Names the playlist.
+        play: PlayId,
+        /// What to play.
+        audio: Vec<Audio>,
+    },
+    /// Stop what is playing (the caller barged in).
+    StopPlayback,
+    /// Start recording the caller; report the end with [`Conversation::recording_done`].
+    Record(RecorderConfig),
+    /// Stop recording (the recording comes back through [`Conversation::recording_done`]).
+    StopRecording,
+    /// Carry out this store request; feed the reply to [`Conversation::reply`].
+    Store(StoreJob),
+    /// End the call.
+    HangUp,
+    /// Something worth logging happened.
+    Audit(Audit),
+}
+
+/// An answered call's conversation; see the module documentation.
+///
+/// Kinds of method: getters ([`is_ended`](Self::is_ended), [`recording`](Self::recording),
+/// [`play_items`](Self::play_items)); inputs ([`key`](Self::key), [`playlist_done`](Self::playlist_done),
+/// [`recording_done`](Self::recording_done), [`reply`](Self::reply), [`hung_up`](Self::hung_up)); timers
+/// ([`poll_timeout`](Self::poll_timeout), [`handle_timeout`](Self::handle_timeout)); and
+/// [`poll_output`](Self::poll_output), drained until `None` after every input.
+#[derive(Debug)]
+pub struct Conversation {
+    call: Call,
+    deduper: KeyPressDeduper,
+    recordings: HashMap<RecordingHandle, Arc<[i16]>>,
+    next_recording: u64,
+    recording_end_silence: Duration,
+    language: String,
+}
+
+impl Conversation {
+    /// Starts the conversation of a call in `context`, spoken in `language`. `recording_end_silence` is the
+    /// silence after speech that ends a recording.
+    pub fn new(
+        context: CallContext,
+        config: Arc<CallConfig>,
+        language: &str,
+        recording_end_silence: Duration,
+    ) -> Conversation {
+        Conversation {
+            call: Call::new(context, config),
+            deduper: KeyPressDeduper::new(),
+            recordings: HashMap::new(),
+            next_recording: 0,
+            recording_end_silence,
+            language: language.to_owned(),
+        }
+    }
+
+    /// Whether the conversation is over.
+    pub fn is_ended(&self) -> bool {
+        self.call.is_ended()
+    }
+
+    /// The samples of a recording made in this call.
+    pub fn recording(&self, handle: RecordingHandle) -> Option<&[i16]> {
+        self.recordings.get(&handle).map(|samples| &samples[..])
+    }
+
+    /// The audio of a playlist: prompts in the portal's language, recordings of this call shared, not copied.
+    pub fn play_items(&self, audio: &[Audio], prompts: &PromptLibrary) -> Vec<PlayItem> {
+        audio
+            .iter()
+            .filter_map(|item| match item {
+                Audio::Prompt(prompt) => {
+                    Some(PlayItem::Prompt(prompts.get(&self.language, *prompt)))
+                }
+                Audio::Recording(handle) => self
+                    .recordings
+                    .get(handle)
+                    .map(|samples| PlayItem::Samples(Arc::clone(samples))),
+            })
+            .collect()
+    }
+
+    /// A key press, from any signalling path; a press reported twice (INFO and RTP) counts once.
+    pub fn key(&mut self, digit: Digit, source: KeySource, now: Instant) {
+        if self.deduper.accept(digit, source, now) {
+            // Which key is never logged: keys are passcodes.
+            tracing::debug!(?source, "key press");
+            self.call.handle(Input::Digit(digit), now);
+        } else {
+            tracing::trace!(?source, "the same key press reported again: dropped");
+        }
+    }
+
+    /// The playlist `play` played to its end.
+    pub fn playlist_done(&mut self, play: PlayId, now: Instant) {
+        self.call.handle(Input::PromptDone(play), now);
+    }
+
+    /// The recording ended with these samples (8 kHz mono).
+    pub fn recording_done(&mut self, samples: Vec<i16>, now: Instant) {
+        self.next_recording += 1;
+        let handle = RecordingHandle(self.next_recording);
+        let duration =
+            Duration::from_micros(samples.len() as u64 * 1_000_000 / u64::from(SAMPLE_RATE));
+        self.recordings.insert(handle, Arc::from(samples));
+        self.call.handle(
+            Input::RecordingDone {
+                recording: handle,
+                duration,
+            },
+            now,
+        );
+    }
+
+    /// The reply to the store job `id`.
+    pub fn reply(&mut self, id: RequestId, reply: Reply, now: Instant) {
+        self.call.handle(Input::Reply(id, reply), now);
+    }
+
+    /// The caller hung up.
+    pub fn hung_up(&mut self, now: Instant) {
+        self.call.handle(Input::HungUp, now);
+    }
+
+    /// When [`Conversation::handle_timeout`] is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.call.poll_timeout()
+    }
+
+    /// Fires the conversation's timer if it is due by `now` (an early wake-up does nothing).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.call.poll_timeout().is_some_and(|due| due <= now) {
+            self.call.handle(Input::Timeout, now);
+        }
+    }
+
+    /// The next thing to do, or `None` until the next input.
+    pub fn poll_output(&mut self) -> Option<ConversationOutput> {
+        let output = self.call.poll_output()?;
+        Some(match output {
+            Output::Play { id, audio, .. } => ConversationOutput::Play { play: id, audio },
+            Output::StopPlayback => ConversationOutput::StopPlayback,
+            Output::StartRecording { max_length, .. } => {
+                ConversationOutput::Record(RecorderConfig {
+                    max_length,
+                    end_silence: self.recording_end_silence,
+                    ..RecorderConfig::default()
+                })
+            }
+            Output::StopRecording => ConversationOutput::StopRecording,
+            Output::Request(id, request) => {
+                let audio = match &request {
+                    Request::SaveRecording { recording, .. } => {
+                        self.recordings.get(recording).cloned()
+                    }
+                    _ => None,
+                };
+                ConversationOutput::Store(StoreJob { id, request, audio })
+            }
+            Output::HangUp => ConversationOutput::HangUp,
+            Output::Audit(audit) => ConversationOutput::Audit(audit),
+        })
+    }
+}

@@ -1,0 +1,544 @@
+//! One SIP call from its INVITE to its end: routing, media, offer/answer, the answer delay, the ACK, and then
+//! the [`Conversation`].
+//!
+//! ```text
+//!  new --Route--> Routing --Routed(found)--> OpeningMedia --MediaOpened--> (negotiate the offer, or make one)
+//!                    | not found 404, failed 500,        | no port 503       |
+//!                    | unavailable 503                                       v
+//!                    v                                   Answering (answer_after) --Answer--> ...
+//!                 Finished <------------------------------------------------ late offer: AwaitingAck
+//!                                                                             (the ACK's answer, or HangUp)
+//!                                      Talking: the conversation, re-INVITEs, keys from INFO and RTP
+//! ```
+//!
+//! A CANCEL or BYE ([`SessionInput::Ended`]) ends the session in any phase; a server shutdown
+//! ([`SessionInput::Shutdown`]) refuses an unanswered call with 503 and hangs up an answered one.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use portal_core::{Audit, CallConfig, CallContext, Caller, Day, Dialed, PlayId, PortalIdentity};
+use portal_media::dtmf::KeySource;
+use portal_media::g711::Codec;
+use portal_media::plane::{MediaEvent, StreamSetup};
+use portal_media::prompts::PlayItem;
+use portal_media::recording::RecorderConfig;
+use portal_sip::endpoint::{CallHandle, IncomingCall};
+use portal_sip::sdp::{self, LocalMedia, NegotiatedMedia, SessionDescription};
+use portal_store::{Policy, Portal, Source};
+
+use crate::config::SessionConfig;
+use crate::conversation::{Conversation, ConversationOutput, StoreJob};
+
+/// What the driver looks up to route a call (one store query, on its quick pool).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteQuery {
+    /// The Request-URI's user: a portal's number or extension, or a voicemail-button pilot.
+    pub dialed: String,
+    /// The call is the voicemail button: it goes to the calling user's own portal.
+    pub voicemail_button: bool,
+    /// The calling number (a trusted peer's assertion, else the From user). Looked up in the same query, so
+    /// a call looks its caller up once.
+    pub caller: Option<String>,
+}
+
+/// Where a call goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    /// The portal reached.
+    pub portal: Portal,
+    /// The organization's policy when the call arrived (its rules apply for the whole call).
+    pub policy: Policy,
+    /// Who is calling, as far as the lookup found: `Recognised` or `Unrecognised` when the query looked the
+    /// caller up, `Identify` to let the conversation ask.
+    pub caller: Caller,
+    /// The organization's calendar day, for passcode expiry.
+    pub today: Day,
+}
+
+/// The answer to [`SessionOutput::Route`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Routing {
+    /// The call reaches this portal.
+    Found(Box<Route>),
+    /// No portal has that number, or a voicemail-button caller has no mailbox (404).
+    NotFound,
+    /// The lookup failed (500).
+    Failed,
+    /// The lookup could not run: the server is stopping (503).
+    Unavailable,
+}
+
+/// What happens to a session.
+#[derive(Debug)]
+pub enum SessionInput {
+    /// The answer to [`SessionOutput::Route`].
+    Routed(Routing),
+    /// The answer to [`SessionOutput::OpenMedia`]: the call's local RTP address, or `None` when no RTP port
+    /// could be had.
+    MediaOpened(Option<SocketAddr>),
+    /// The caller acknowledged our 2xx; with SDP when our 2xx carried the offer.
+    Acked(Option<SessionDescription>),
+    /// A key sent in SIP INFO.
+    InfoDigit(char),
+    /// A re-INVITE (hold, resume, new address), with its offer if it had one.
+    MediaChanged(Option<SessionDescription>),
+    /// Something the media plane reported for this call.
+    Media(MediaEvent),
+    /// The reply to a [`StoreJob`].
+    StoreReply(portal_core::RequestId, portal_core::Reply),
+    /// The dialog is over (CANCEL, BYE, no ACK): nothing more is sent for it.
+    Ended,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// What a session asks its driver to do.
+#[derive(Debug)]
+pub enum SessionOutput {
+    /// Look this up and answer with [`SessionInput::Routed`].
+    Route(RouteQuery),
+    /// Open the call's media on the plane and answer with [`SessionInput::MediaOpened`]. `remote_hint` (the
+    /// offer's RTP address) helps place it.
+    OpenMedia {
+        /// Where the caller will send RTP from, if the offer says.
+        remote_hint: Option<SocketAddr>,
+    },
+    /// Start or change the call's stream.
+    Stream(StreamSetup),
+    /// Play these, then report `PlaylistDone` with `play`.
+    Play(PlayId, Vec<PlayItem>),
+    /// Stop playback at once.
+    StopPlayback,
+    /// Start recording the caller.
+    Record(RecorderConfig),
+    /// Stop recording.
+    StopRecording,
+    /// Answer the INVITE (or the re-INVITE) with this SDP.
+    Answer(SessionDescription),
+    /// Refuse the INVITE (or the re-INVITE) with this status.
+    Reject(u16),
+    /// Send BYE.
+    HangUp,
+    /// Carry out this store job and answer with [`SessionInput::StoreReply`].
+    Store(StoreJob),
+    /// Something worth logging happened in the conversation.
+    Audit(Audit),
+    /// The session is over: close its media and forget it. Nothing follows.
+    Finished,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Routing,
+    OpeningMedia,
+    /// The answer is ready and goes out at `at`.
+    Answering {
+        at: Instant,
+        answer: SessionDescription,
+        negotiated: Option<NegotiatedMedia>,
+    },
+    /// Our 2xx carried the offer; its answer comes in the ACK.
+    AwaitingAck {
+        offer: SessionDescription,
+    },
+    Talking,
+    Finished,
+}
+
+/// One call; see the module documentation.
+///
+/// Kinds of method, as quinn-proto's `Connection` has them: getters ([`call`](Self::call),
+/// [`call_id`](Self::call_id), [`source`](Self::source), [`route`](Self::route),
+/// [`is_finished`](Self::is_finished)); [`handle`](Self::handle) for every input; timers
+/// ([`poll_timeout`](Self::poll_timeout), [`handle_timeout`](Self::handle_timeout)); and
+/// [`poll_output`](Self::poll_output). Drain rule: after `new` and after every `handle`/`handle_timeout`,
+/// drain `poll_output` until `None`, then sleep until `poll_timeout` or the next input. It never reads a
+/// clock; it draws no random numbers (the driver passes the SDP session id).
+#[derive(Debug)]
+pub struct Session {
+    config: Arc<SessionConfig>,
+    call: CallHandle,
+    call_id: String,
+    caller: Option<String>,
+    /// What the caller dialed: a portal's number or extension, or the voicemail button.
+    dialed: Dialed,
+    offer: Option<SessionDescription>,
+    sdp_session_id: u64,
+    phase: Phase,
+    route: Option<Route>,
+    local: Option<LocalMedia>,
+    conversation: Option<Conversation>,
+    outputs: VecDeque<SessionOutput>,
+}
+
+impl Session {
+    /// A session for a new INVITE; its first output asks to route it. `sdp_session_id` is the `o=` session
+    /// id of our SDP (unique per call).
+    pub fn new(incoming: IncomingCall, config: Arc<SessionConfig>, sdp_session_id: u64) -> Session {
+        let dialed = incoming.request_uri_user.clone().unwrap_or_default();
+        // A trusted peer's assertion names the caller; otherwise the From user does.
+        let caller = incoming.asserted_user.or(incoming.from_user);
+        let voicemail_button = config.voicemail_pilots.contains(&dialed);
+        let mut session = Session {
+            config,
+            call: incoming.call,
+            call_id: incoming.call_id,
+            caller: caller.clone(),
+            dialed: if voicemail_button {
+                Dialed::VoicemailButton
+            } else {
+                Dialed::Portal(dialed.clone())
+            },
+            offer: incoming.offer,
+            sdp_session_id,
+            phase: Phase::Routing,
+            route: None,
+            local: None,
+            conversation: None,
+            outputs: VecDeque::new(),
+        };
+        session.outputs.push_back(SessionOutput::Route(RouteQuery {
+            dialed,
+            voicemail_button,
+            caller,
+        }));
+        session
+    }
+
+    // ---- getters ----
+
+    /// The endpoint's handle of this call.
+    pub fn call(&self) -> CallHandle {
+        self.call
+    }
+
+    /// The SIP Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
+    /// Who the store's audit says acted.
+    pub fn source(&self) -> Source {
+        Source::Call {
+            call_id: self.call_id.clone(),
+            caller: self.caller.clone(),
+        }
+    }
+
+    /// The portal and policy, once routed.
+    pub fn route(&self) -> Option<&Route> {
+        self.route.as_ref()
+    }
+
+    /// The conversation, once the call is answered and its media negotiated.
+    pub fn conversation(&self) -> Option<&Conversation> {
+        self.conversation.as_ref()
+    }
+
+    /// Whether the session is over ([`SessionOutput::Finished`] was queued).
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished)
+    }
+
+    // ---- input ----
+
+    /// Feeds one input at `now`.
+    pub fn handle(&mut self, input: SessionInput, now: Instant) {
+        if self.is_finished() {
+            return;
+        }
+        match input {
+            SessionInput::Routed(routing) => self.routed(routing),
+            SessionInput::MediaOpened(local) => self.media_opened(local, now),
+            SessionInput::Acked(answer) => self.acked(answer),
+            SessionInput::MediaChanged(offer) => self.media_changed(offer),
+            SessionInput::InfoDigit(key) => {
+                if let (Some(digit), Some(conversation)) = (
+                    portal_core::Digit::from_char(key),
+                    self.conversation.as_mut(),
+                ) {
+                    conversation.key(digit, KeySource::SipInfo, now);
+                }
+            }
+            SessionInput::Media(event) => {
+                if let Some(conversation) = self.conversation.as_mut() {
+                    match event {
+                        MediaEvent::Key { digit, source, .. } => {
+                            conversation.key(digit, source, now)
+                        }
+                        MediaEvent::PlaylistDone { play, .. } => {
+                            conversation.playlist_done(play, now)
+                        }
+                        MediaEvent::RecordingDone { recording, .. } => {
+                            conversation.recording_done(recording.samples, now)
+                        }
+                    }
+                }
+            }
+            SessionInput::StoreReply(id, reply) => {
+                if let Some(conversation) = self.conversation.as_mut() {
+                    conversation.reply(id, reply, now);
+                }
+            }
+            SessionInput::Ended => {
+                if let Some(conversation) = self.conversation.as_mut() {
+                    conversation.hung_up(now);
+                }
+                self.drain_conversation();
+                self.finish();
+            }
+            SessionInput::Shutdown => self.shutdown(now),
+        }
+        self.drain_conversation();
+    }
+
+    // ---- timers ----
+
+    /// When [`Session::handle_timeout`] is due: the answer delay, or the conversation's timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Answering { at, .. } => Some(*at),
+            Phase::Talking => self.conversation.as_ref()?.poll_timeout(),
+            _ => None,
+        }
+    }
+
+    /// Fires what is due by `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match &self.phase {
+            Phase::Answering { at, .. } if *at <= now => self.answer(),
+            Phase::Talking => {
+                if let Some(conversation) = self.conversation.as_mut() {
+                    conversation.handle_timeout(now);
+                }
+                self.drain_conversation();
+            }
+            _ => {}
+        }
+    }
+
+    // ---- output ----
+
+    /// The next thing to do, or `None` until the next input.
+    pub fn poll_output(&mut self) -> Option<SessionOutput> {
+        self.outputs.pop_front()
+    }
+
+    // ---- inside ----
+
+    fn routed(&mut self, routing: Routing) {
+        if !matches!(self.phase, Phase::Routing) {
+            return;
+        }
+        match &routing {
+            Routing::Found(route) => tracing::debug!(portal = %route.portal.id, "routed"),
+            other => tracing::debug!(?other, "not routed"),
+        }
+        match routing {
+            Routing::Found(route) => {
+                self.route = Some(*route);
+                self.phase = Phase::OpeningMedia;
+                let remote_hint = self.offer.as_ref().and_then(sdp::offered_rtp_address);
+                self.outputs
+                    .push_back(SessionOutput::OpenMedia { remote_hint });
+            }
+            Routing::NotFound => self.refuse(404),
+            Routing::Failed => self.refuse(500),
+            Routing::Unavailable => self.refuse(503),
+        }
+    }
+
+    fn media_opened(&mut self, local_rtp: Option<SocketAddr>, now: Instant) {
+        if !matches!(self.phase, Phase::OpeningMedia) {
+            return;
+        }
+        let Some(local_rtp) = local_rtp else {
+            return self.refuse(503);
+        };
+        tracing::debug!(%local_rtp, "media opened");
+        let local = LocalMedia::new(local_rtp, self.sdp_session_id);
+        // With an offer, answer it; without one, offer ours and learn the answer from the ACK.
+        let (answer, negotiated) = match &self.offer {
+            Some(offer) => match sdp::negotiate(offer, &local) {
+                Ok((answer, negotiated)) => (answer, Some(negotiated)),
+                Err(refused) => return self.refuse(refused.status_code()),
+            },
+            None => (sdp::make_offer(&local), None),
+        };
+        self.local = Some(local);
+        self.phase = Phase::Answering {
+            at: now + self.config.answer_after,
+            answer,
+            negotiated,
+        };
+        if self.config.answer_after.is_zero() {
+            self.answer();
+        }
+    }
+
+    fn answer(&mut self) {
+        let Phase::Answering {
+            answer, negotiated, ..
+        } = std::mem::replace(&mut self.phase, Phase::Talking)
+        else {
+            return;
+        };
+        self.outputs
+            .push_back(SessionOutput::Answer(answer.clone()));
+        match negotiated {
+            Some(negotiated) => self.start_talking(negotiated),
+            None => self.phase = Phase::AwaitingAck { offer: answer },
+        }
+    }
+
+    fn acked(&mut self, answer: Option<SessionDescription>) {
+        let Phase::AwaitingAck { offer } = &self.phase else {
+            return; // the ACK of a 2xx that carried the answer: nothing to learn
+        };
+        match answer.map(|answer| sdp::negotiated_from_answer(offer, &answer)) {
+            Some(Ok(negotiated)) => {
+                self.phase = Phase::Talking;
+                self.start_talking(negotiated);
+            }
+            // No answer in the ACK, or one that does not fit our offer: nothing can be heard.
+            _ => self.hang_up(),
+        }
+    }
+
+    fn start_talking(&mut self, negotiated: NegotiatedMedia) {
+        tracing::debug!(?negotiated, "media negotiated; the conversation starts");
+        let Some(route) = &self.route else {
+            return self.hang_up();
+        };
+        self.outputs
+            .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
+        let context = CallContext {
+            caller: match (&route.caller, &self.caller) {
+                (Caller::Identify(_), None) => Caller::Unrecognised,
+                (caller, _) => caller.clone(),
+            },
+            dialed: self.dialed.clone(),
+            portal: portal_identity(&route.portal),
+            today: route.today,
+        };
+        let config = CallConfig {
+            rules: route.policy.rules.clone(),
+            ..self.config.call.clone()
+        };
+        let conversation = Conversation::new(
+            context,
+            Arc::new(config),
+            &route.portal.language,
+            self.config.recording_end_silence,
+        );
+        self.conversation = Some(conversation);
+    }
+
+    fn media_changed(&mut self, offer: Option<SessionDescription>) {
+        let Some(local) = &self.local else {
+            return self.outputs.push_back(SessionOutput::Reject(491));
+        };
+        let answer = match offer {
+            Some(offer) => match sdp::negotiate(&offer, local) {
+                Ok((answer, negotiated)) => {
+                    self.outputs
+                        .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
+                    answer
+                }
+                Err(refused) => {
+                    return self
+                        .outputs
+                        .push_back(SessionOutput::Reject(refused.status_code()));
+                }
+            },
+            None => sdp::make_offer(local),
+        };
+        self.outputs.push_back(SessionOutput::Answer(answer));
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Routing | Phase::OpeningMedia | Phase::Answering { .. } => self.refuse(503),
+            Phase::AwaitingAck { .. } => self.hang_up(),
+            Phase::Talking => {
+                if let Some(conversation) = self.conversation.as_mut() {
+                    conversation.hung_up(now);
+                }
+                self.drain_conversation();
+                self.hang_up();
+            }
+            Phase::Finished => {}
+        }
+    }
+
+    /// Carries the conversation's outputs to media, the store and SIP.
+    fn drain_conversation(&mut self) {
+        let Some(conversation) = self.conversation.as_mut() else {
+            return;
+        };
+        let mut hang_up = false;
+        while let Some(output) = conversation.poll_output() {
+            let output = match output {
+                ConversationOutput::Play { play, audio } => {
+                    SessionOutput::Play(play, conversation.play_items(&audio, &self.config.prompts))
+                }
+                ConversationOutput::StopPlayback => SessionOutput::StopPlayback,
+                ConversationOutput::Record(config) => SessionOutput::Record(config),
+                ConversationOutput::StopRecording => SessionOutput::StopRecording,
+                ConversationOutput::Store(job) => SessionOutput::Store(job),
+                ConversationOutput::Audit(audit) => SessionOutput::Audit(audit),
+                ConversationOutput::HangUp => {
+                    hang_up = true;
+                    continue;
+                }
+            };
+            self.outputs.push_back(output);
+        }
+        if hang_up && !self.is_finished() {
+            self.hang_up();
+        }
+    }
+
+    fn refuse(&mut self, status: u16) {
+        tracing::debug!(status, "call refused");
+        self.outputs.push_back(SessionOutput::Reject(status));
+        self.finish();
+    }
+
+    fn hang_up(&mut self) {
+        tracing::debug!("hanging up");
+        self.outputs.push_back(SessionOutput::HangUp);
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if !self.is_finished() {
+            self.phase = Phase::Finished;
+            self.outputs.push_back(SessionOutput::Finished);
+        }
+    }
+}
+
+/// The core's view of a portal: its number and extension.
+pub fn portal_identity(portal: &Portal) -> PortalIdentity {
+    PortalIdentity {
+        number: portal.number.clone().unwrap_or_default(),
+        extension: portal.extension.clone().unwrap_or_default(),
+    }
+}
+
+fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {
+    StreamSetup {
+        remote: media.remote_rtp,
+        codec: match media.codec {
+            sdp::Codec::Pcmu => Codec::Pcmu,
+            sdp::Codec::Pcma => Codec::Pcma,
+        },
+        payload_type: media.payload_type,
+        telephone_event_pt: media.telephone_event_pt,
+        send: !media.is_on_hold(),
+    }
+}
