@@ -123,7 +123,8 @@
 //! - The 2xx to an INVITE is resent by the call (T1 doubling to T2) until the ACK; the INVITE transaction
 //!   stays in RFC 6026's Accepted state meanwhile, absorbing INVITE retransmissions with the same 2xx.
 //! - No option tags are supported: any `Require` gets 420 with `Unsupported` listing them.
-//! - An INVITE whose SDP has no PCMU/PCMA audio is refused with 488 before the application sees it.
+//! - An INVITE whose SDP has no PCMU/PCMA audio with a connection address is refused with 488 before the
+//!   application sees it; one function of [`sdp`] decides that, and [`sdp::negotiate`] answers from what it found.
 
 pub mod access;
 pub mod codec;

@@ -500,14 +500,27 @@ fn telephone_event_pt(section: &MediaDescription) -> Option<u8> {
 /// Where the stream [`negotiate`] would answer wants RTP, known before our own port is: a media server can place
 /// the call (on a port this address does not use yet) before it writes the answer.
 pub fn offered_rtp_address(offer: &SessionDescription) -> Option<SocketAddr> {
-    let (chosen, _, _) = choose_stream(offer)?;
-    let offered = &offer.media[chosen];
-    Some(SocketAddr::new(offered.address(offer)?, offered.port))
+    let accepted = accept(offer).ok()?;
+    Some(SocketAddr::new(
+        accepted.remote_ip,
+        offer.media[accepted.index].port,
+    ))
 }
 
-/// The first audio m-line we can use and the codec chosen from it (offerer's preference order).
-fn choose_stream(offer: &SessionDescription) -> Option<(usize, Codec, u8)> {
-    offer
+/// The stream of an offer we answer, and how.
+struct AcceptedStream {
+    /// Its index among the offer's m-lines.
+    index: usize,
+    codec: Codec,
+    payload_type: u8,
+    remote_ip: IpAddr,
+}
+
+/// The one place that decides whether an offer is acceptable: the first audio m-line we can use, the codec
+/// chosen from it (in the offerer's order of preference), and its connection address. The endpoint refuses
+/// an INVITE with 488 when this fails, and [`negotiate`] answers from what it found.
+fn accept(offer: &SessionDescription) -> Result<AcceptedStream, NegotiationError> {
+    let (index, codec, payload_type) = offer
         .media
         .iter()
         .enumerate()
@@ -519,11 +532,26 @@ fn choose_stream(offer: &SessionDescription) -> Option<(usize, Codec, u8)> {
                 .filter_map(|format| format.parse::<u8>().ok())
                 .find_map(|pt| section.codec_of(pt).map(|codec| (index, codec, pt)))
         })
+        .ok_or(NegotiationError::NoSupportedCodec)?;
+    let remote_ip = offer.media[index]
+        .address(offer)
+        .ok_or(NegotiationError::NoConnectionAddress)?;
+    Ok(AcceptedStream {
+        index,
+        codec,
+        payload_type,
+        remote_ip,
+    })
 }
 
-/// Whether an offer has something we can answer (PCMU or PCMA audio).
+/// Whether we can answer an offer (see [`negotiate`]): why not, if not.
+pub fn check_offer(offer: &SessionDescription) -> Result<(), NegotiationError> {
+    accept(offer).map(|_| ())
+}
+
+/// Whether we can answer an offer (PCMU or PCMA audio with a connection address).
 pub fn offer_is_acceptable(offer: &SessionDescription) -> bool {
-    choose_stream(offer).is_some()
+    check_offer(offer).is_ok()
 }
 
 /// Answers an offer (RFC 3264 §6): one accepted audio stream, every other m-line refused with port 0.
@@ -531,12 +559,13 @@ pub fn negotiate(
     offer: &SessionDescription,
     local: &LocalMedia,
 ) -> Result<(SessionDescription, NegotiatedMedia), NegotiationError> {
-    let (chosen, codec, payload_type) =
-        choose_stream(offer).ok_or(NegotiationError::NoSupportedCodec)?;
+    let AcceptedStream {
+        index: chosen,
+        codec,
+        payload_type,
+        remote_ip,
+    } = accept(offer)?;
     let offered = &offer.media[chosen];
-    let remote_ip = offered
-        .address(offer)
-        .ok_or(NegotiationError::NoConnectionAddress)?;
     let telephone_event_pt = telephone_event_pt(offered);
     let mut direction = offered.effective_direction(offer).mirrored();
     // c=0.0.0.0 is RFC 2543 hold: the peer will not receive what we send.
@@ -682,12 +711,14 @@ pub fn negotiated_from_answer(
     if answer.media.len() != offer.media.len() {
         return Err(NegotiationError::AnswerMismatch);
     }
-    let (index, codec, payload_type) =
-        choose_stream(answer).ok_or(NegotiationError::NoSupportedCodec)?;
+    // The same rules as for an offer: the stream we can use, and where it is.
+    let AcceptedStream {
+        index,
+        codec,
+        payload_type,
+        remote_ip,
+    } = accept(answer)?;
     let section = &answer.media[index];
-    let remote_ip = section
-        .address(answer)
-        .ok_or(NegotiationError::NoConnectionAddress)?;
     // Our offer was sendrecv, so the answer's direction mirrored back is ours.
     let direction = section.effective_direction(answer).mirrored();
     Ok(NegotiatedMedia {

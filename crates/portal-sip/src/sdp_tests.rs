@@ -164,3 +164,22 @@ fn malformed_sdp_is_an_error_not_a_panic() {
         assert!(SessionDescription::parse(text).is_err(), "{text:?}");
     }
 }
+
+#[test]
+fn an_offer_negotiate_would_refuse_is_refused_by_the_same_check() {
+    let without_address = OFFER.replace("c=IN IP4 192.0.2.10\r\n", "");
+    let offer = SessionDescription::parse(&without_address).unwrap();
+    assert_eq!(
+        check_offer(&offer),
+        Err(NegotiationError::NoConnectionAddress)
+    );
+    assert_eq!(
+        negotiate(&offer, &local()).unwrap_err(),
+        NegotiationError::NoConnectionAddress
+    );
+    assert!(!offer_is_acceptable(&offer));
+    assert_eq!(offered_rtp_address(&offer), None);
+    let fine = SessionDescription::parse(OFFER).unwrap();
+    assert_eq!(check_offer(&fine), Ok(()));
+    assert!(negotiate(&fine, &local()).is_ok());
+}
