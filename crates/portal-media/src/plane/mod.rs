@@ -452,10 +452,14 @@ impl MediaPlane {
 
     // ---- timers ----
 
-    /// When [`MediaPlane::handle_timeout`] is next due: the next slot of the wheel, `None` while no call is
-    /// open.
+    /// When [`MediaPlane::handle_timeout`] is next due: the next slot of the wheel that holds a call (empty
+    /// slots need no wake-up), `None` while no call is open.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.slot_due
+        let due = self.slot_due?;
+        let ahead = (0..SLOTS)
+            .find(|ahead| !self.wheel[(self.slot + ahead) % SLOTS].is_empty())
+            .unwrap_or(0);
+        Some(due + SLOT * ahead as u32)
     }
 
     /// Serves every slot due by `now`: each call in it gets its next frame (queued for

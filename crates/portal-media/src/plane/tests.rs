@@ -334,3 +334,23 @@ fn a_held_call_keeps_its_media_clock_but_sends_nothing() {
     );
     assert_eq!(next.sequence, last.sequence.wrapping_add(6));
 }
+
+#[test]
+fn the_driver_wakes_only_for_slots_that_hold_calls() {
+    let start = Instant::now();
+    let (mut plane, call) = plane_with_call(start, phone(4000));
+    let mut wake_ups = Vec::new();
+    for _ in 0..3 {
+        let now = plane.poll_timeout().unwrap();
+        wake_ups.push(now.duration_since(start));
+        plane.handle_timeout(now);
+        while plane.poll_transmit().is_some() {}
+    }
+    assert_eq!(
+        wake_ups,
+        [0, 20, 40].map(Duration::from_millis),
+        "one call: one wake-up per frame"
+    );
+    plane.close(call);
+    assert_eq!(plane.poll_timeout(), None, "no call: no timer");
+}

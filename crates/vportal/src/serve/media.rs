@@ -4,8 +4,8 @@
 //! decides (socket placement, pacing, which call a packet belongs to) is tested in portal-media on a
 //! simulated clock; this file only carries bytes and messages.
 //!
-//! The thread wakes once a millisecond while calls are open (the plane's wheel has 20 one-millisecond slots)
-//! and sleeps on its command channel otherwise. Store work (argon2) never runs on it.
+//! The thread wakes once a millisecond while calls are open (the plane's wheel has 20 one-millisecond slots;
+//! it also looks at commands and sockets then) and sleeps on its command channel otherwise. Store work (argon2) never runs on it.
 
 use std::collections::HashMap;
 use std::io;
@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Receive buffer asked for each RTP socket: about 1,000 packets.
 const RECEIVE_BUFFER: usize = 1 << 20;
+/// The longest the thread sleeps while calls are open.
+const LOOK_AT_LEAST_EVERY: Duration = Duration::from_millis(1);
 
 enum Command {
     Open {
@@ -188,12 +190,14 @@ impl MediaThread {
             }
             self.plane.handle_timeout(Instant::now());
             self.flush();
+            // Commands and sockets are looked at every millisecond at least, even when the next slot with a
+            // call is further off, so a key or a new playlist never waits for a frame's worth of time.
             if let Some(wait) = self
                 .plane
                 .poll_timeout()
                 .and_then(|due| due.checked_duration_since(Instant::now()))
             {
-                std::thread::sleep(wait);
+                std::thread::sleep(wait.min(LOOK_AT_LEAST_EVERY));
             }
         }
     }
