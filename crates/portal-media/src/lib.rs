@@ -1,21 +1,26 @@
 //! # portal-media: the media side of vportal, sans-IO
 //!
 //! Everything a portal call does with audio, as plain values you feed and drain: G.711 (μ-law and A-law),
-//! RTP packets, prompt playout, key presses (RFC 4733 telephone events, in-band DTMF, SIP INFO merging) and
-//! recording the caller. It contains no conversation logic: that is `portal-core`'s job.
+//! RTP packets, prompt playout, key presses (RFC 4733 telephone events, in-band DTMF, SIP INFO merging),
+//! recording the caller, and the [`MediaPlane`] that puts them together for every call of a server. It contains
+//! no conversation logic: that is `portal-core`'s job.
 //!
 //! The crate does no I/O. It opens no sockets, starts no tasks and never reads a clock: packets come in and go
 //! out as byte slices, and time comes in as RTP timestamps or as `std::time::Instant`s the driver passes. The
-//! one exception is [`PromptLibrary::load`], which reads the WAV files once at start. A driver (the `vportal`
-//! binary, on tokio) owns the RTP socket and a 20 ms pacing loop, and on each tick:
+//! one exception is [`PromptLibrary::load`], which reads the WAV files once at start.
+//!
+//! [`MediaPlane`] is what a server drives (the `vportal` binary's media thread does, over mio sockets; the pair
+//! tests do, on a simulated clock): see [`plane`] for its kinds of method and drain rule. Inside, for each call
+//! and each 20 ms frame, it does what this example does by hand:
 //!
 //! 1. asks the call's [`Playout`] for the next payload and writes it with the call's [`RtpSender`] into a
 //!    reused buffer (no allocation per packet), or lets the media clock run with [`RtpSender::skip`];
 //! 2. for each datagram received, parses it with [`RtpPacket::parse`] and routes it by payload type: telephone
 //!    events to a [`TelephoneEventReceiver`], audio to the [`Recorder`] while recording and, when no
 //!    telephone-event was negotiated, to an [`InbandDetector`];
-//! 3. passes each digit through a [`KeyPressDeduper`] (SIP INFO may report the same press) before handing it
-//!    to the conversation; a digit usually stops playback ([`Playout::stop`], barge-in).
+//! 3. reports each digit; the call's session (portal-session) passes it through a [`KeyPressDeduper`] (SIP
+//!    INFO may report the same press) before handing it to the conversation, and a digit usually stops
+//!    playback ([`Playout::stop`], barge-in).
 //!
 //! Prompts are decoded and encoded once per codec when the library loads and shared by all calls through
 //! `Arc`; a playout only hands out slices of them.
@@ -76,7 +81,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Modules: [`g711`] codecs, [`rtp`] packets and sender state, [`prompts`] library and playout, [`dtmf`] key
+//! Modules: [`plane`] every call's RTP on one value, [`g711`] codecs, [`rtp`] packets and sender state, [`prompts`] library and playout, [`dtmf`] key
 //! presses, [`recording`] the caller's audio, [`signal`] levels and tones,
 //! [`thread_priority`] for the threads that pace media.
 
