@@ -5,10 +5,13 @@
 //!  new --Route--> Routing --Routed(found)--> OpeningMedia --MediaOpened--> (negotiate the offer, or make one)
 //!                    | not found 404, failed 500,        | no port 503       |
 //!                    | unavailable 503                                       v
-//!                    v                                   Answering (answer_after) --Answer--> ...
-//!                 Finished <------------------------------------------------ late offer: AwaitingAck
-//!                                                                             (the ACK's answer, or HangUp)
+//!                    v                                   Answering (answer_after) --Answer--> AwaitingAck
+//!                 Finished <---- late offer: no answer in the ACK, or a bad one: HangUp ----'  | ACK
+//!                                                                                              v
 //!                                      Talking: the conversation, re-INVITEs, keys from INFO and RTP
+//!
+//! The stream starts with the answer (silence), the conversation with the ACK: a caller whose 2xx was lost
+//! and resent still hears the first prompt from its start.
 //! ```
 //!
 //! A CANCEL or BYE ([`SessionInput::Ended`]) ends the session in any phase; a server shutdown
@@ -141,11 +144,20 @@ enum Phase {
         negotiated: Option<NegotiatedMedia>,
     },
     /// Our 2xx carried the offer; its answer comes in the ACK.
-    AwaitingAck {
-        offer: SessionDescription,
-    },
+    /// Our 2xx is out; the conversation starts with the ACK, so a caller whose 2xx was lost (and resent)
+    /// still hears the first prompt from its start.
+    AwaitingAck(AckBrings),
     Talking,
     Finished,
+}
+
+/// What the ACK completes.
+#[derive(Debug)]
+enum AckBrings {
+    /// Our 2xx answered the caller's offer: the stream already runs (silence), the ACK only confirms.
+    Confirmation(NegotiatedMedia),
+    /// Our 2xx carried our offer: the ACK carries the answer.
+    Answer { offer: SessionDescription },
 }
 
 /// One call; see the module documentation.
@@ -388,33 +400,46 @@ impl Session {
         };
         self.outputs
             .push_back(SessionOutput::Answer(answer.clone()));
-        match negotiated {
-            Some(negotiated) => self.start_talking(negotiated),
-            None => self.phase = Phase::AwaitingAck { offer: answer },
-        }
+        self.phase = Phase::AwaitingAck(match negotiated {
+            Some(negotiated) => {
+                // Media flows from the answer on (silence keeps NAT bindings and SBC timers alive).
+                self.outputs
+                    .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
+                AckBrings::Confirmation(negotiated)
+            }
+            None => AckBrings::Answer { offer: answer },
+        });
     }
 
     fn acked(&mut self, answer: Option<SessionDescription>) {
-        let Phase::AwaitingAck { offer } = &self.phase else {
-            return; // the ACK of a 2xx that carried the answer: nothing to learn
+        if !matches!(self.phase, Phase::AwaitingAck(_)) {
+            return; // a later ACK (of a re-INVITE's 2xx): nothing to learn
+        }
+        let Phase::AwaitingAck(brings) = std::mem::replace(&mut self.phase, Phase::Talking) else {
+            return;
         };
-        match answer.map(|answer| sdp::negotiated_from_answer(offer, &answer)) {
-            Some(Ok(negotiated)) => {
-                self.phase = Phase::Talking;
-                self.start_talking(negotiated);
+        match brings {
+            AckBrings::Confirmation(negotiated) => self.start_talking(negotiated, false),
+            AckBrings::Answer { offer } => {
+                match answer.map(|answer| sdp::negotiated_from_answer(&offer, &answer)) {
+                    Some(Ok(negotiated)) => self.start_talking(negotiated, true),
+                    // No answer in the ACK, or one that does not fit our offer: nothing can be heard.
+                    _ => self.hang_up(),
+                }
             }
-            // No answer in the ACK, or one that does not fit our offer: nothing can be heard.
-            _ => self.hang_up(),
         }
     }
 
-    fn start_talking(&mut self, negotiated: NegotiatedMedia) {
-        tracing::debug!(?negotiated, "media negotiated; the conversation starts");
+    /// Starts the conversation (and the stream, when the ACK brought the answer).
+    fn start_talking(&mut self, negotiated: NegotiatedMedia, start_stream: bool) {
+        tracing::debug!(?negotiated, "acknowledged; the conversation starts");
         let Some(route) = &self.route else {
             return self.hang_up();
         };
-        self.outputs
-            .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
+        if start_stream {
+            self.outputs
+                .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
+        }
         let context = CallContext {
             caller: match (&route.caller, &self.caller) {
                 (Caller::Identify(_), None) => Caller::Unrecognised,
@@ -462,7 +487,7 @@ impl Session {
     fn shutdown(&mut self, now: Instant) {
         match self.phase {
             Phase::Routing | Phase::OpeningMedia | Phase::Answering { .. } => self.refuse(503),
-            Phase::AwaitingAck { .. } => self.hang_up(),
+            Phase::AwaitingAck(_) => self.hang_up(),
             Phase::Talking => {
                 if let Some(conversation) = self.conversation.as_mut() {
                     conversation.hung_up(now);

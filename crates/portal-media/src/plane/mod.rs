@@ -314,7 +314,15 @@ impl MediaPlane {
         if self.open_calls == 0 {
             self.slot_due = None;
         }
-        self.sockets.leave(call.socket, id, call.remote_key)
+        let released = self.sockets.leave(call.socket, id, call.remote_key)?;
+        // Frames still queued for a released socket are dropped: its id may name a new socket soon.
+        let pending = self.queued.split_off(self.next_queued);
+        self.queued.extend(
+            pending
+                .into_iter()
+                .filter(|queued| queued.socket != released),
+        );
+        Some(released)
     }
 
     /// Starts (or changes, after a re-INVITE) call `id`'s stream: from now on a frame goes out every 20 ms,

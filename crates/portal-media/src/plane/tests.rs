@@ -354,3 +354,12 @@ fn the_driver_wakes_only_for_slots_that_hold_calls() {
     plane.close(call);
     assert_eq!(plane.poll_timeout(), None, "no call: no timer");
 }
+
+#[test]
+fn frames_queued_for_a_socket_released_before_they_were_sent_are_dropped() {
+    let start = Instant::now();
+    let (mut plane, call) = plane_with_call(start, phone(4000));
+    plane.handle_timeout(start);
+    let socket = plane.close(call).expect("its socket is released");
+    assert_eq!(plane.poll_transmit(), None, "nothing for {socket:?}");
+}
