@@ -25,7 +25,7 @@ FIGURES=$(awk '/ M inputs\/s/ {
 		name = $0; sub(/ +[0-9]+ calls.*/, "", name)
 		for (i = 1; i <= NF; i++) if ($i == "M" && $(i + 1) ~ /^inputs\/s/) rate = $(i - 1)
 		for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^calls\/s/) calls = $i
-		printf "%s\t%s\t%s\n", name, rate * 1000000, calls
+		printf "%s\t%.0f\t%s\n", name, rate * 1000000, calls
 	}' "$WORK/bench.out")
 [[ -n $FIGURES ]] || die "no inputs/s figure in the output of cargo bench (see above)"
 LOWEST=$(cut -f2 <<<"$FIGURES" | sort -n | head -n 1)

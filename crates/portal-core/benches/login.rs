@@ -168,13 +168,12 @@ impl Driver {
                     passcode_set_on: Some(Day(20_300)),
                     user_numbers: Vec::new(),
                 };
-                // The reply names the account the request did, as the store's answer would.
-                let account = match &self.request {
-                    Some((_, Request::Verify { account, .. })) => account.clone(),
-                    _ => panic!("a verification is pending"),
+                // The reply names the account the request did (moved from it), as the store's answer would.
+                let Some((id, Request::Verify { account, .. })) = self.request.take() else {
+                    panic!("a verification is pending")
                 };
                 let outcome = VerifyOutcome::Ok(login);
-                self.reply(Reply::Verified { account, outcome }, now);
+                self.feed(Input::Reply(id, Reply::Verified { account, outcome }), now);
             }
             Step::PasscodeStored => self.reply(Reply::PasscodeSet(SetOutcome::Changed), now),
             Step::RecordingStored => self.reply(Reply::RecordingSaved(true), now),

@@ -287,6 +287,12 @@ const WALL_CLOCK_SLACK: Duration = Duration::from_millis(500);
 /// Time is counted in received audio (RTP timestamps) for the silence and length limits. Because a muted or
 /// silence-suppressing phone may send nothing at all, [`handle_timeout`](Self::handle_timeout) applies the
 /// same limits on the wall clock the driver passes in.
+///
+/// Kinds of method: input ([`receive`](Self::receive), [`stop`](Self::stop)); timers
+/// ([`poll_timeout`](Self::poll_timeout), [`handle_timeout`](Self::handle_timeout)); getters
+/// ([`end`](Self::end), [`recorded`](Self::recorded)); and [`finish`](Self::finish), which hands the audio
+/// over. Drain rule: each input and timeout returns the end reason when it ended the recording; then
+/// `finish`. [`MediaPlane`](crate::MediaPlane) drives one per recording call.
 #[derive(Debug)]
 pub struct Recorder {
     codec: Codec,

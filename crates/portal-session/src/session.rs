@@ -290,11 +290,10 @@ impl Session {
                     }
                 }
             }
-            SessionInput::StoreReply(id, reply) => {
-                if let Some(conversation) = self.conversation.as_mut() {
-                    conversation.reply(id, reply, now);
-                }
-            }
+            SessionInput::StoreReply(id, reply) => match self.conversation.as_mut() {
+                Some(conversation) => conversation.reply(id, reply, now),
+                None => self.driver_error("a store reply before the conversation asked anything"),
+            },
             SessionInput::Ended => {
                 if let Some(conversation) = self.conversation.as_mut() {
                     conversation.hung_up(now);
@@ -343,7 +342,7 @@ impl Session {
 
     fn routed(&mut self, routing: Routing) {
         if !matches!(self.phase, Phase::Routing) {
-            return;
+            return self.driver_error("a routing answer the call did not ask for");
         }
         match &routing {
             Routing::Found(route) => tracing::debug!(portal = %route.portal.id, "routed"),
@@ -365,7 +364,7 @@ impl Session {
 
     fn media_opened(&mut self, local_rtp: Option<SocketAddr>, now: Instant) {
         if !matches!(self.phase, Phase::OpeningMedia) {
-            return;
+            return self.driver_error("media opened that the call did not ask for");
         }
         let Some(local_rtp) = local_rtp else {
             return self.refuse(503);
@@ -524,6 +523,18 @@ impl Session {
         }
         if hang_up && !self.is_finished() {
             self.hang_up();
+        }
+    }
+
+    /// The driver fed an input that cannot happen where the call is: a bug of ours. Debug builds stop on it
+    /// (tests find it); release builds log it and end the call rather than guess.
+    fn driver_error(&mut self, what: &str) {
+        debug_assert!(false, "driver error: {what}");
+        tracing::error!(what, "driver error; the call ends");
+        match self.phase {
+            Phase::Routing | Phase::OpeningMedia | Phase::Answering { .. } => self.refuse(500),
+            Phase::AwaitingAck(_) | Phase::Talking => self.hang_up(),
+            Phase::Finished => {}
         }
     }
 

@@ -276,3 +276,26 @@ fn first_media_call() -> portal_media::plane::MediaCallId {
     plane.add_socket(LOCAL_RTP.parse().unwrap());
     plane.open(Instant::now(), None).unwrap()
 }
+
+#[test]
+fn an_input_the_call_never_asked_for_is_a_driver_error_that_ends_the_call() {
+    let now = Instant::now();
+    let mut session = Session::new(incoming("5558000", true), config(Duration::ZERO), 9);
+    answered(&mut session, now);
+    // A second routing answer: the driver has mixed two calls up.
+    let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        session.handle(SessionInput::Routed(found()), now)
+    }));
+    if cfg!(debug_assertions) {
+        // Debug builds stop on the bug, so tests find it.
+        let message = fed.unwrap_err();
+        let message = message.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("driver error"), "{message}");
+    } else {
+        // Release builds end the call rather than guess.
+        assert!(matches!(
+            drain(&mut session).as_slice(),
+            [SessionOutput::HangUp, SessionOutput::Finished]
+        ));
+    }
+}

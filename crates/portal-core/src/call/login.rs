@@ -73,11 +73,13 @@ impl Call {
     pub(super) fn verified(&mut self, stage: Stage, account: Account, outcome: VerifyOutcome) {
         match outcome {
             VerifyOutcome::Ok(login) => {
+                let admin = account == Account::PortalAdmin;
                 self.outputs
-                    .push_back(Output::Audit(Audit::LoginSucceeded(account.clone())));
-                match account {
-                    Account::PortalAdmin => self.ask_again(Stage::AdminMenu),
-                    Account::Mailbox(_) => self.logged_in(login),
+                    .push_back(Output::Audit(Audit::LoginSucceeded(account)));
+                if admin {
+                    self.ask_again(Stage::AdminMenu);
+                } else {
+                    self.logged_in(login);
                 }
             }
             VerifyOutcome::Wrong => {
