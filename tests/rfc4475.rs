@@ -51,18 +51,18 @@ const TABLE: &[Row] = &[
     // "A Short Tortuous INVITE": valid; its To carries a tag (`tag = 1918181833n`) naming no dialog of ours,
     // so the UAS answers 481 (RFC 3261 §12.2.2).
     row("wsinv", "3.1.1.1", Status(481)),
-    // "Wide Range of Valid Characters": a valid request with an unknown (extension) method: 405
-    // (RFC 3261 §8.2.1; 501 would do too). Its Request-URI's user part holds '?', ';' and '/', all
+    // "Wide Range of Valid Characters": a valid request with an unknown (extension) method: 501 (RFC 3261
+    // §21.5.2: the UAS does not recognise the method). Its Request-URI's user part holds '?', ';' and '/', all
     // `user-unreserved` (RFC 3261 §25.1), and no parameter or header may hold an unescaped '@', so the '@'
     // after the '?' ends the userinfo.
-    row("intmeth", "3.1.1.2", Status(405)),
+    row("intmeth", "3.1.1.2", Status(501)),
     // "Valid Use of the % Escaping Mechanism": a valid INVITE; its SDP offers PCMU, so the call is offered.
     row("esc01", "3.1.1.3", Call),
     // "Escaped Nulls in URIs": a valid REGISTER; we are no registrar: 405.
     row("escnull", "3.1.1.4", Status(405)),
     // "Use of % When It Is Not an Escape": the method RE%47IST%45R "is unknown. It is NOT equivalent to
-    // REGISTER": 405 (or 501).
-    row("esc02", "3.1.1.5", Status(405)),
+    // REGISTER": 501.
+    row("esc02", "3.1.1.5", Status(501)),
     // "Message with No LWS between Display Name and <": a valid OPTIONS: 200.
     row("lwsdisp", "3.1.1.6", Status(200)),
     // "Long Values in Header Fields": a valid INVITE (PCMU offered): the call is offered.

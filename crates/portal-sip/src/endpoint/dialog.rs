@@ -259,7 +259,7 @@ impl Endpoint {
             }
             Method::Options => self.respond_non_invite(now, key, &context, 200, options_headers()),
             Method::Invite => self.handle_reinvite(now, key, request, context, cseq, handle),
-            _ => self.respond_non_invite(now, key, &context, 405, vec![allow_header()]),
+            _ => self.refuse_method(now, key, &context, &request.method),
         }
     }
 

@@ -525,7 +525,7 @@ impl Endpoint {
                 Method::Bye | Method::Info => {
                     self.respond_non_invite(now, key, &context, 481, Vec::new())
                 }
-                _ => self.respond_non_invite(now, key, &context, 405, vec![allow_header()]),
+                _ => self.refuse_method(now, key, &context, &request.method),
             },
         }
     }

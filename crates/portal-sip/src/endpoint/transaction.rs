@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rsip::Header;
 
 use super::dialog::PendingInvite;
-use super::response::{ReplyRoute, ResponseContext, build_response};
+use super::response::{ReplyRoute, ResponseContext, allow_header, build_response};
 use super::{CallHandle, Endpoint, Event, MAGIC_COOKIE, Transmit, Transport};
 use crate::codec::{EchoHeaders, Request, Response};
 use crate::syntax::{Method, NameAddr};
@@ -422,6 +422,22 @@ impl Endpoint {
             cseq: 0,
         };
         self.finish_invite(now, &pending, status, tag, extra);
+    }
+
+    /// Refuses a method the portal does not serve: 405 with `Allow` for a method SIP defines (RFC 3261
+    /// §21.4.6), 501 for one it does not recognise at all (§21.5.2).
+    pub(super) fn refuse_method(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        context: &ResponseContext,
+        method: &Method,
+    ) {
+        let status = match method {
+            Method::Extension(_) => 501,
+            _ => 405,
+        };
+        self.respond_non_invite(now, key, context, status, vec![allow_header()]);
     }
 
     /// Answers a non-INVITE request and keeps the response for retransmissions until Timer J.
