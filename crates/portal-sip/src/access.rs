@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -113,8 +113,17 @@ impl AccessPolicy {
     }
 }
 
-/// Sources remembered by the rate limiter before the idlest are forgotten.
+/// Sources remembered by each table of the rate limiter before the idlest are forgotten.
 const MAX_TRACKED_SOURCES: usize = 10_000;
+
+/// One host (IP address) may send this many times a single source's limit, over all its ports: a scanner
+/// rotating ports is still held back, while a phone sharing a NAT address with it keeps its own bucket.
+const HOST_FACTOR: f64 = 10.0;
+
+/// 503s one host gets at most: this many per second, after a first `REFUSAL_BURST`. Past that, over-limit
+/// INVITEs are dropped without an answer, so a flood (or a spoofed source) is never answered more than this.
+const REFUSALS_PER_SECOND: f64 = 2.0;
+const REFUSAL_BURST: u32 = 10;
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
@@ -122,38 +131,109 @@ struct Bucket {
     updated: Instant,
 }
 
-/// A token bucket per source address.
-#[derive(Debug, Default)]
-pub(crate) struct InviteLimiter {
-    buckets: HashMap<IpAddr, Bucket>,
+/// Token buckets by key.
+#[derive(Debug)]
+struct Buckets<K> {
+    buckets: HashMap<K, Bucket>,
 }
 
-impl InviteLimiter {
-    /// Whether a new INVITE from `ip` at `now` is within `limit` (and takes a token if so).
-    pub(crate) fn admit(&mut self, ip: IpAddr, limit: RateLimit, now: Instant) -> bool {
-        if self.buckets.len() >= MAX_TRACKED_SOURCES && !self.buckets.contains_key(&ip) {
-            // Forget sources that have refilled completely: they behave as new ones anyway.
+impl<K> Default for Buckets<K> {
+    fn default() -> Self {
+        Buckets {
+            buckets: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Buckets<K> {
+    /// The bucket of `key` refilled to `now` (a new key starts full); `None` when the table is full of keys
+    /// that are all still refilling.
+    fn refilled(&mut self, key: K, limit: RateLimit, now: Instant) -> Option<&mut Bucket> {
+        if self.buckets.len() >= MAX_TRACKED_SOURCES && !self.buckets.contains_key(&key) {
+            // Forget keys that have refilled completely: they behave as new ones anyway.
             let full_after =
                 Duration::from_secs_f64(f64::from(limit.burst) / limit.per_second.max(1e-9));
             self.buckets
                 .retain(|_, bucket| now.saturating_duration_since(bucket.updated) < full_after);
             if self.buckets.len() >= MAX_TRACKED_SOURCES {
-                return false;
+                return None;
             }
         }
         let burst = f64::from(limit.burst.max(1));
-        let bucket = self.buckets.entry(ip).or_insert(Bucket {
+        let bucket = self.buckets.entry(key).or_insert(Bucket {
             tokens: burst,
             updated: now,
         });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * limit.per_second).min(burst);
         bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
+        Some(bucket)
+    }
+}
+
+/// What to do with a new INVITE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Within the limits: serve it.
+    Admit,
+    /// Over the limit: answer 503 once, without retransmitting it.
+    Refuse,
+    /// Over the limit and past the host's refusal budget: no answer at all.
+    Drop,
+}
+
+/// The per-source INVITE limit: a token bucket per source address and port, one per host at
+/// [`HOST_FACTOR`] times the limit, and a budget of refusals per host.
+#[derive(Debug, Default)]
+pub(crate) struct InviteLimiter {
+    by_source: Buckets<SocketAddr>,
+    by_host: Buckets<IpAddr>,
+    refusals: Buckets<IpAddr>,
+}
+
+impl InviteLimiter {
+    /// Whether a new INVITE from `source` at `now` is within `limit` (taking its tokens if so), and how to
+    /// refuse it if not.
+    pub(crate) fn admit(
+        &mut self,
+        source: SocketAddr,
+        limit: RateLimit,
+        now: Instant,
+    ) -> Admission {
+        let host_limit = RateLimit {
+            per_second: limit.per_second * HOST_FACTOR,
+            burst: limit.burst.saturating_mul(HOST_FACTOR as u32),
+        };
+        let source_has = self
+            .by_source
+            .refilled(source, limit, now)
+            .is_some_and(|bucket| bucket.tokens >= 1.0);
+        let host_has = self
+            .by_host
+            .refilled(source.ip(), host_limit, now)
+            .is_some_and(|bucket| bucket.tokens >= 1.0);
+        if source_has && host_has {
+            for bucket in [
+                self.by_source.buckets.get_mut(&source),
+                self.by_host.buckets.get_mut(&source.ip()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                bucket.tokens -= 1.0;
+            }
+            return Admission::Admit;
+        }
+        let refusals = RateLimit {
+            per_second: REFUSALS_PER_SECOND,
+            burst: REFUSAL_BURST,
+        };
+        match self.refusals.refilled(source.ip(), refusals, now) {
+            Some(bucket) if bucket.tokens >= 1.0 => {
+                bucket.tokens -= 1.0;
+                Admission::Refuse
+            }
+            _ => Admission::Drop,
         }
     }
 }
@@ -203,23 +283,72 @@ mod tests {
     }
 
     #[test]
-    fn the_limiter_allows_a_burst_then_the_rate() {
+    fn the_limiter_allows_a_burst_then_the_rate_per_source_address_and_port() {
         let limit = RateLimit {
             per_second: 2.0,
             burst: 3,
         };
         let mut limiter = InviteLimiter::default();
-        let ip: IpAddr = "192.0.2.9".parse().unwrap();
-        let other: IpAddr = "192.0.2.10".parse().unwrap();
+        let source: SocketAddr = "192.0.2.9:5060".parse().unwrap();
+        let same_host: SocketAddr = "192.0.2.9:5062".parse().unwrap();
+        let other: SocketAddr = "192.0.2.10:5060".parse().unwrap();
         let start = Instant::now();
-        assert!((0..3).all(|_| limiter.admit(ip, limit, start)));
-        assert!(!limiter.admit(ip, limit, start));
-        assert!(
-            limiter.admit(other, limit, start),
-            "each source has its own bucket"
+        let admit = |limiter: &mut InviteLimiter, from, at| limiter.admit(from, limit, at);
+        assert!((0..3).all(|_| admit(&mut limiter, source, start) == Admission::Admit));
+        assert_eq!(admit(&mut limiter, source, start), Admission::Refuse);
+        assert_eq!(
+            admit(&mut limiter, same_host, start),
+            Admission::Admit,
+            "a phone behind the same address has its own bucket"
         );
-        assert!(!limiter.admit(ip, limit, start + Duration::from_millis(400)));
-        assert!(limiter.admit(ip, limit, start + Duration::from_millis(500)));
-        assert!(!limiter.admit(ip, limit, start + Duration::from_millis(600)));
+        assert_eq!(admit(&mut limiter, other, start), Admission::Admit);
+        let later = |ms| start + Duration::from_millis(ms);
+        assert_eq!(admit(&mut limiter, source, later(400)), Admission::Refuse);
+        assert_eq!(admit(&mut limiter, source, later(500)), Admission::Admit);
+        assert_eq!(admit(&mut limiter, source, later(600)), Admission::Refuse);
+    }
+
+    #[test]
+    fn a_flood_gets_a_bounded_number_of_refusals_then_silence() {
+        let limit = RateLimit {
+            per_second: 10.0,
+            burst: 20,
+        };
+        let mut limiter = InviteLimiter::default();
+        let source: SocketAddr = "203.0.113.5:5060".parse().unwrap();
+        let start = Instant::now();
+        // 2,000 INVITEs in 5 s, as the attack run sent.
+        let outcomes: Vec<Admission> = (0..2000)
+            .map(|i| limiter.admit(source, limit, start + Duration::from_micros(i * 2500)))
+            .collect();
+        let count = |kind| outcomes.iter().filter(|&&outcome| outcome == kind).count();
+        assert!(
+            count(Admission::Admit) <= 20 + 50 + 1,
+            "{}",
+            count(Admission::Admit)
+        );
+        assert!(
+            count(Admission::Refuse) <= 10 + 10 + 1,
+            "{}",
+            count(Admission::Refuse)
+        );
+        assert!(count(Admission::Drop) > 1800);
+    }
+
+    #[test]
+    fn a_host_rotating_its_ports_is_held_at_ten_times_the_limit() {
+        let limit = RateLimit {
+            per_second: 1.0,
+            burst: 2,
+        };
+        let mut limiter = InviteLimiter::default();
+        let now = Instant::now();
+        let admitted = (0..100u16)
+            .filter(|port| {
+                let source = SocketAddr::new("198.51.100.7".parse().unwrap(), 10_000 + port);
+                limiter.admit(source, limit, now) == Admission::Admit
+            })
+            .count();
+        assert_eq!(admitted, 20, "the host's burst: 10 x 2");
     }
 }

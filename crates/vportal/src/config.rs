@@ -118,7 +118,9 @@ pub struct SipSettings {
     /// Trusted peers (a PBX or SBC in front, CIDR): exempt from the rate limit; their P-Asserted-Identity names
     /// the caller.
     pub trusted: Vec<String>,
-    /// New INVITEs per second one source may send on average (0: no limit); more get 503.
+    /// New INVITEs per second one source (address and port) may send on average (0: no limit); a host may send
+    /// ten times that over all its ports. More get one 503 with Retry-After, never retransmitted; past ten
+    /// refusals (then two a second) per host, no answer at all, so a flood is never amplified.
     pub invite_rate_per_second: f64,
     /// New INVITEs one source may send at once.
     pub invite_burst: u32,

@@ -17,6 +17,7 @@ use super::{
     CallError, CallFailure, CallHandle, Endpoint, Event, IncomingCall, MAGIC_COOKIE, Transmit,
     Transport,
 };
+use crate::access::Admission;
 use crate::codec::{self, Request};
 use crate::sdp::{self, SessionDescription};
 use crate::syntax::{Method, NameAddr, SipUri, parse_cseq, split_list, uri_host};
@@ -112,13 +113,25 @@ impl Endpoint {
         if self.refusing_new_calls {
             return self.refuse_invite(now, key, &context, 503, Vec::new());
         }
-        let source = context.route.to.ip();
+        let source = context.route.to;
         if let Some(limit) = self.config.access.invite_rate
-            && !self.config.access.trusts(source)
-            && !self.invite_limiter.admit(source, limit, now)
+            && !self.config.access.trusts(source.ip())
         {
-            let extra = vec![Header::RetryAfter(headers::RetryAfter::new("5"))];
-            return self.refuse_invite(now, key, &context, 503, extra);
+            match self.invite_limiter.admit(source, limit, now) {
+                Admission::Admit => {}
+                // Stateless (RFC 3261 §8.2.7): one 503, never retransmitted, so a flood from a spoofed
+                // source is not amplified. A caller that missed it retransmits its INVITE and is answered
+                // again, at most once per INVITE received.
+                Admission::Refuse => {
+                    self.rate_limited.refused += 1;
+                    let extra = vec![Header::RetryAfter(headers::RetryAfter::new("5"))];
+                    return self.respond_stateless(&context, 503, extra);
+                }
+                Admission::Drop => {
+                    self.rate_limited.dropped += 1;
+                    return;
+                }
+            }
         }
         if !accepts_sdp(&request.headers) {
             return self.refuse_invite(now, key, &context, 406, Vec::new());

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rsip::Header;
 use rsip::headers::{self, UntypedHeader};
 
-use crate::access::{AccessPolicy, InviteLimiter};
+use crate::access::{AccessPolicy, Admission, InviteLimiter};
 use crate::codec::{self, EchoHeaders, FramingError, Message, Request, StreamFramer};
 use crate::sdp::SessionDescription;
 use crate::syntax::{Method, NameAddr, parse_cseq};
@@ -215,6 +215,16 @@ pub struct Endpoint {
     events: VecDeque<Event>,
     refusing_new_calls: bool,
     invite_limiter: InviteLimiter,
+    rate_limited: RateLimited,
+}
+
+/// INVITEs the per-source rate limit turned away, since the endpoint started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Answered with one 503 (not retransmitted).
+    pub refused: u64,
+    /// Dropped without an answer: their host had used up its refusals.
+    pub dropped: u64,
 }
 
 impl Endpoint {
@@ -239,6 +249,7 @@ impl Endpoint {
             events: VecDeque::new(),
             refusing_new_calls: false,
             invite_limiter: InviteLimiter::default(),
+            rate_limited: RateLimited::default(),
         }
     }
 
@@ -332,6 +343,11 @@ impl Endpoint {
     /// Calls the endpoint still tracks.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// INVITEs the rate limit refused or dropped so far.
+    pub fn rate_limited(&self) -> RateLimited {
+        self.rate_limited
     }
 
     /// Answers the call's pending INVITE (initial or re-INVITE) with 200 OK carrying `sdp`: our answer, or our

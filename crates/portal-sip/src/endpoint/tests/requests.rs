@@ -29,12 +29,18 @@ fn an_unknown_method_is_501_and_a_known_one_the_portal_does_not_serve_is_405_bot
     let mut harness = Harness::new();
     harness.feed(&out_of_dialog("NEWMETHOD", ""));
     let text = String::from_utf8(harness.sent().remove(0).bytes).unwrap();
-    assert!(text.starts_with("SIP/2.0 501 Not Implemented\r\n"), "{text}");
+    assert!(
+        text.starts_with("SIP/2.0 501 Not Implemented\r\n"),
+        "{text}"
+    );
     assert_eq!(header(&text, "Allow"), Some(ALLOWED_METHODS));
     assert_eq!(header(&text, "CSeq"), Some("5 NEWMETHOD"));
     harness.feed(&out_of_dialog("REGISTER", ""));
     let text = String::from_utf8(harness.sent().remove(0).bytes).unwrap();
-    assert!(text.starts_with("SIP/2.0 405 Method Not Allowed\r\n"), "{text}");
+    assert!(
+        text.starts_with("SIP/2.0 405 Method Not Allowed\r\n"),
+        "{text}"
+    );
     assert_eq!(header(&text, "Allow"), Some(ALLOWED_METHODS));
 }
 
@@ -204,6 +210,42 @@ fn a_source_over_the_invite_rate_gets_503_and_trusted_peers_are_exempt() {
             "the trusted peer is never limited"
         );
     }
+}
+
+#[test]
+fn a_flood_of_invites_gets_at_most_one_response_each_and_none_is_retransmitted() {
+    let mut h = harness_with(AccessPolicy {
+        invite_rate: Some(crate::access::RateLimit {
+            per_second: 10.0,
+            burst: 20,
+        }),
+        ..AccessPolicy::default()
+    });
+    // 2,000 INVITEs in 5 s from one source, none ACKed, as the attack run sent.
+    let mut responses = 0;
+    let mut refused = 0;
+    for i in 0..2000u32 {
+        h.now = h.start + Duration::from_micros(u64::from(i) * 2500);
+        h.feed(
+            &invite(&format!("z9hG4bKf{i}"), Some(OFFER))
+                .replace("Call-ID: ", &format!("Call-ID: f{i}")),
+        );
+        let lines = h.sent_lines();
+        assert!(lines.len() <= 1, "INVITE {i}: {lines:?}");
+        refused += lines.iter().filter(|line| line.contains("503")).count();
+        responses += lines.len();
+    }
+    let counts = h.endpoint.rate_limited();
+    assert_eq!(counts.refused as usize, refused);
+    assert!(refused <= 21, "503s: {refused}");
+    assert!(counts.dropped >= 1800, "{counts:?}");
+    // Time passes: the admitted calls' 100 Trying is not resent, and no 503 ever is.
+    let later = h.run_until(Duration::from_secs(40));
+    assert!(
+        later.iter().all(|(_, line)| !line.contains("503")),
+        "{later:?}"
+    );
+    assert!(responses < 100, "{responses} responses to 2,000 INVITEs");
 }
 
 #[test]
