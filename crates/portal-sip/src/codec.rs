@@ -485,6 +485,8 @@ fn decode(bytes: &[u8], framing: Framing) -> Result<Message, DecodeError> {
 #[derive(Debug, Default)]
 pub struct StreamFramer {
     buffer: Vec<u8>,
+    /// RFC 5626 double-CRLF pings skipped and not yet reported by [`StreamFramer::take_pings`].
+    pings: usize,
 }
 
 /// What the framer found next.
@@ -521,6 +523,28 @@ impl StreamFramer {
         self.buffer.len()
     }
 
+    /// How many keep-alive pings (a double CRLF between messages, RFC 5626 §3.5.1) were skipped since the
+    /// last call: each is answered with a CRLF pong.
+    pub fn take_pings(&mut self) -> usize {
+        std::mem::take(&mut self.pings)
+    }
+
+    /// The 513 a request too large for the stream is answered with, when its head is complete and readable.
+    pub fn oversized_reply(&self) -> Option<ErrorReply> {
+        let (head_len, _) = find_head_end(&self.buffer)?;
+        let head_text = String::from_utf8_lossy(&self.buffer[..head_len]);
+        let head = split_head(&head_text);
+        let is_request =
+            !head.start_line.starts_with("SIP/") && !head.start_line.starts_with("ACK ");
+        if !is_request {
+            return None;
+        }
+        Some(ErrorReply {
+            status: 513,
+            echo: echo_from_pairs(&head.headers)?,
+        })
+    }
+
     /// The next complete message, `Ok(None)` when more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<Framed>, FramingError> {
         let keep_alive = self
@@ -528,6 +552,11 @@ impl StreamFramer {
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
             .unwrap_or(self.buffer.len());
+        self.pings += self.buffer[..keep_alive]
+            .windows(4)
+            .filter(|window| window == b"\r\n\r\n")
+            .count()
+            .min(1);
         self.buffer.drain(..keep_alive);
         if self.buffer.is_empty() {
             return Ok(None);
@@ -590,6 +619,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         501 => "Not Implemented",
         503 => "Service Unavailable",
         505 => "Version Not Supported",
+        513 => "Message Too Large",
         600 => "Busy Everywhere",
         603 => "Decline",
         _ => match status / 100 {

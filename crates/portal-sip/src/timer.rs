@@ -70,6 +70,8 @@ pub enum TimerOwner {
     ServerTransaction(u64),
     ClientTransaction(u64),
     Call(u64),
+    /// A stream connection's idle deadline.
+    Connection(u64),
 }
 
 /// A min-heap of (deadline, owner).

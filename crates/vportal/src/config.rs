@@ -124,6 +124,13 @@ pub struct SipSettings {
     pub invite_rate_per_second: f64,
     /// New INVITEs one source may send at once.
     pub invite_burst: u32,
+    /// A TCP connection without a complete message (or RFC 5626 keep-alive) for this many seconds is closed.
+    pub tcp_idle_timeout_s: u64,
+    /// TCP connections open at once (fewer when the open-file limit leaves less beside a reserve for RTP and
+    /// the store); more are closed as they come.
+    pub tcp_max_connections: usize,
+    /// TCP connections one IP address may hold open at once.
+    pub tcp_max_connections_per_source: usize,
 }
 
 impl SipSettings {
@@ -168,6 +175,9 @@ impl Default for SipSettings {
             trusted: Vec::new(),
             invite_rate_per_second: 10.0,
             invite_burst: 20,
+            tcp_idle_timeout_s: 60,
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_source: 32,
         }
     }
 }

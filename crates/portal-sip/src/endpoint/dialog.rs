@@ -9,8 +9,8 @@ use rsip::Header;
 use rsip::headers::{self, UntypedHeader};
 
 use super::response::{
-    InfoBody, ReplyRoute, ResponseContext, accepts_sdp, allow_header, asserted_identity,
-    options_headers, read_info, read_offer,
+    InfoBody, ReplyRoute, ResponseContext, accepts_sdp, asserted_identity, options_headers,
+    read_info, read_offer,
 };
 use super::transaction::TransactionKey;
 use super::{
@@ -69,7 +69,7 @@ pub(super) struct Call {
     route_set: Vec<String>,
     remote_cseq: u32,
     local_cseq: u32,
-    signalling: ReplyRoute,
+    pub(super) signalling: ReplyRoute,
     pub(super) pending_invite: Option<PendingInvite>,
     pub(super) unacked_ok: Option<UnackedOk>,
     /// The application hung up before the ACK; the BYE waits for it (RFC 3261 §15).
@@ -129,7 +129,7 @@ impl Endpoint {
                 }
                 Admission::Drop => {
                     self.rate_limited.dropped += 1;
-                    return;
+                    return self.note_refusal(&context, None);
                 }
             }
         }

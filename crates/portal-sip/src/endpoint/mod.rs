@@ -15,12 +15,14 @@ use rand::{Rng, SeedableRng};
 use rsip::Header;
 use rsip::headers::{self, UntypedHeader};
 
-use crate::access::{AccessPolicy, Admission, InviteLimiter};
+use crate::access::{AccessPolicy, InviteLimiter};
 use crate::codec::{self, EchoHeaders, FramingError, Message, Request, StreamFramer};
 use crate::sdp::SessionDescription;
 use crate::syntax::{Method, NameAddr, parse_cseq};
 use crate::timer::{Backoff, TimerConfig, TimerHeap, TimerOwner};
 
+use connection::Connections;
+pub use connection::{ConnectionLimits, ConnectionRefused};
 use dialog::{Call, CallState, UnackedOk, call_deadline};
 use response::{
     ReplyRoute, allow_header, build_response, options_headers, response_context,
@@ -28,6 +30,7 @@ use response::{
 };
 use transaction::{ClientTransaction, ServerTransaction, TransactionKey, transaction_key};
 
+mod connection;
 mod dialog;
 mod response;
 #[cfg(test)]
@@ -125,6 +128,11 @@ pub enum Event {
         call: CallHandle,
         reason: CallFailure,
     },
+    /// Close this stream connection: nothing complete arrived on it for the idle timeout.
+    CloseConnection {
+        connection: ConnectionId,
+    },
+
     /// A key press sent in an INFO request.
     Dtmf {
         call: CallHandle,
@@ -163,6 +171,8 @@ pub struct Config {
     pub rng_seed: Option<u64>,
     /// Allowed and trusted networks, and the per-source INVITE rate limit.
     pub access: AccessPolicy,
+    /// Stream connections: caps and idle timeout.
+    pub connections: ConnectionLimits,
 }
 
 impl Config {
@@ -174,6 +184,7 @@ impl Config {
             timers: TimerConfig::default(),
             rng_seed: None,
             access: AccessPolicy::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -211,12 +222,28 @@ pub struct Endpoint {
     /// (Call-ID, our tag) to call.
     dialogs: HashMap<(String, String), u64>,
     framers: HashMap<ConnectionId, StreamFramer>,
+    connections: Connections,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     refusing_new_calls: bool,
     invite_limiter: InviteLimiter,
     rate_limited: RateLimited,
+    refusals: VecDeque<Refusal>,
 }
+
+/// A request the endpoint refused, for the driver's security log and metrics (see [`Endpoint::poll_refusal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The source address.
+    pub from: IpAddr,
+    /// The status it was refused with (400 unreadable, 403 network not allowed, 404, 405/501 method, 420, 481,
+    /// 488, 503 rate limit or shutdown, 513 too large ...), or `None` when it was dropped unanswered (rate
+    /// limited past the refusal budget).
+    pub status: Option<u16>,
+}
+
+/// Refusals kept for the driver at most; past that the oldest go (they only feed a log).
+const MAX_PENDING_REFUSALS: usize = 1024;
 
 /// INVITEs the per-source rate limit turned away, since the endpoint started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -245,11 +272,13 @@ impl Endpoint {
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             framers: HashMap::new(),
+            connections: Connections::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             refusing_new_calls: false,
             invite_limiter: InviteLimiter::default(),
             rate_limited: RateLimited::default(),
+            refusals: VecDeque::new(),
         }
     }
 
@@ -268,34 +297,8 @@ impl Endpoint {
                 self.handle_decoded(now, from, transport, decoded);
                 Ok(())
             }
-            Transport::Tcp(connection) => {
-                let framer = self.framers.entry(connection).or_default();
-                framer.push(bytes);
-                loop {
-                    let Some(framer) = self.framers.get_mut(&connection) else {
-                        return Ok(());
-                    };
-                    match framer.next_message() {
-                        Ok(Some(codec::Framed::Message(message))) => {
-                            self.handle_decoded(now, from, transport, Ok(message))
-                        }
-                        Ok(Some(codec::Framed::Invalid(error))) => {
-                            self.handle_decoded(now, from, transport, Err(error))
-                        }
-                        Ok(None) => return Ok(()),
-                        Err(error) => {
-                            self.framers.remove(&connection);
-                            return Err(error);
-                        }
-                    }
-                }
-            }
+            Transport::Tcp(connection) => self.handle_stream(now, from, connection, bytes),
         }
-    }
-
-    /// The binary closed or lost a stream connection.
-    pub fn connection_closed(&mut self, connection: ConnectionId) {
-        self.framers.remove(&connection);
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -308,10 +311,11 @@ impl Endpoint {
 
     /// The earliest moment [`Endpoint::handle_timeout`] has work to do.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let (servers, clients, calls) = (
+        let (servers, clients, calls, connections) = (
             &self.server_transactions,
             &self.client_transactions,
             &self.calls,
+            &self.connections,
         );
         self.timers.next_deadline(|at, owner| match owner {
             TimerOwner::ServerTransaction(id) => {
@@ -321,6 +325,8 @@ impl Endpoint {
                 clients.get(&id).map(ClientTransaction::deadline) == Some(at)
             }
             TimerOwner::Call(id) => calls.get(&id).and_then(call_deadline) == Some(at),
+            // Fires at or before the connection's idle deadline; the handler waits on if it moved.
+            TimerOwner::Connection(id) => connections.deadline(ConnectionId(id)).is_some(),
         })
     }
 
@@ -331,6 +337,7 @@ impl Endpoint {
                 TimerOwner::ServerTransaction(id) => self.server_timer(now, id),
                 TimerOwner::ClientTransaction(id) => self.client_timer(now, id),
                 TimerOwner::Call(id) => self.call_timer(now, id),
+                TimerOwner::Connection(id) => self.connection_timer(now, ConnectionId(id)),
             }
         }
     }
@@ -343,6 +350,12 @@ impl Endpoint {
     /// Calls the endpoint still tracks.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The next request refused since the last call, or `None`. Only the latest
+    /// [`MAX_PENDING_REFUSALS`] are kept, so a driver that never asks loses nothing but log lines.
+    pub fn poll_refusal(&mut self) -> Option<Refusal> {
+        self.refusals.pop_front()
     }
 
     /// INVITEs the rate limit refused or dropped so far.

@@ -344,6 +344,7 @@ impl Endpoint {
     ) {
         let bytes = build_response(&pending.context, status, Some(tag), extra, &[]);
         self.queue(&pending.context.route, bytes.clone());
+        self.note_refusal(&pending.context, Some(status));
         let timers = self.config.timers;
         if let Some(transaction) = self.server_transactions.get_mut(&pending.transaction) {
             let resend = (!transaction.reply.transport.is_reliable())
@@ -454,6 +455,7 @@ impl Endpoint {
         let tag = if to_has_tag { None } else { tag };
         let bytes = build_response(context, status, tag.as_deref(), extra, &[]);
         self.queue(&context.route, bytes.clone());
+        self.note_refusal(context, Some(status));
         if context.route.transport.is_reliable() {
             return; // Timer J is zero on reliable transports.
         }
@@ -480,6 +482,22 @@ impl Endpoint {
     ) {
         let bytes = build_response(context, status, None, extra, &[]);
         self.queue(&context.route, bytes);
+        self.note_refusal(context, Some(status));
+    }
+
+    /// Reports a request refused with `status` (4xx to 6xx; a CANCELled INVITE's 487 is no refusal) or, with
+    /// `None`, dropped unanswered, for the driver's security log.
+    pub(super) fn note_refusal(&mut self, context: &ResponseContext, status: Option<u16>) {
+        if status.is_some_and(|status| status < 400 || status == 487) {
+            return;
+        }
+        if self.refusals.len() >= super::MAX_PENDING_REFUSALS {
+            self.refusals.pop_front();
+        }
+        self.refusals.push_back(super::Refusal {
+            from: context.route.to.ip(),
+            status,
+        });
     }
 
     /// Sends our BYE, whose top Via carries `branch`, as a non-INVITE client transaction (RFC 3261 §17.1.2).

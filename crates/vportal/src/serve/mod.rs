@@ -12,6 +12,8 @@
 mod call;
 mod media;
 mod priority;
+mod security;
+mod tcp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -23,16 +25,22 @@ use portal_media::prompts::PromptLibrary;
 use portal_notify::Notifier;
 use portal_session::{SessionConfig, SessionInput};
 use portal_sip::access::AccessPolicy;
-use portal_sip::endpoint::{CallHandle, ConnectionId, Endpoint, Event, Transport};
+use portal_sip::endpoint::{
+    CallHandle, ConnectionId, ConnectionLimits, Endpoint, Event, Transport,
+};
 use portal_sip::sdp::SessionDescription;
 use portal_store::{BlockingPool, SqliteStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use crate::config::{MediaSettings, RtpSettings, ServeSettings, SipSettings, TimerSettings};
+use security::SecurityLog;
+use tcp::TcpEvent;
+
+/// How long accepting stops after an accept failed (so running out of descriptors is no busy loop).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -214,17 +222,16 @@ fn session_config(settings: &ServeSettings, prompts: PromptLibrary) -> SessionCo
     }
 }
 
-enum TcpEvent {
-    Data(ConnectionId, SocketAddr, Vec<u8>),
-    Closed(ConnectionId),
-}
-
 struct Signalling {
     shared: Arc<Shared>,
     endpoint: Endpoint,
     udp: Arc<UdpSocket>,
     calls: HashMap<CallHandle, mpsc::UnboundedSender<SessionInput>>,
+    /// Each connection's writer; dropping one closes its connection once what was queued is written.
     tcp_writers: HashMap<ConnectionId, mpsc::UnboundedSender<Vec<u8>>>,
+    security: SecurityLog,
+    /// Shutting down: new calls get 503 for that reason, not the rate limit.
+    stopping: bool,
     from_calls: mpsc::UnboundedReceiver<ToSignalling>,
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
     next_connection: u64,
@@ -240,6 +247,19 @@ impl Signalling {
         let mut config = portal_sip::endpoint::Config::new(sip_addr);
         config.access = access;
         config.timers.t1 = Duration::from_millis(shared.settings.sip.t1_ms.max(1));
+        let sip = &shared.settings.sip;
+        let budget = tcp::connection_budget().unwrap_or(sip.tcp_max_connections);
+        config.connections = ConnectionLimits {
+            idle_timeout: Duration::from_secs(sip.tcp_idle_timeout_s.max(1)),
+            max_connections: sip.tcp_max_connections.min(budget),
+            max_per_source: sip.tcp_max_connections_per_source,
+        };
+        if budget < sip.tcp_max_connections {
+            tracing::warn!(
+                max_connections = budget,
+                "the open-file limit leaves room for fewer TCP connections than configured"
+            );
+        }
         let (to_signalling, from_calls) = mpsc::unbounded_channel();
         Signalling {
             shared,
@@ -247,6 +267,8 @@ impl Signalling {
             udp,
             calls: HashMap::new(),
             tcp_writers: HashMap::new(),
+            security: SecurityLog::default(),
+            stopping: false,
             from_calls,
             to_signalling,
             next_connection: 0,
@@ -256,6 +278,7 @@ impl Signalling {
     async fn run(&mut self, tcp: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
         let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
         let mut buffer = vec![0u8; 65_536];
+        let mut accept_paused_until = Instant::now();
         tokio::pin!(shutdown);
         let mut stopping_since: Option<Instant> = None;
         loop {
@@ -278,18 +301,23 @@ impl Signalling {
                     }
                     Err(error) => tracing::debug!(%error, "SIP UDP receive failed"),
                 },
-                accepted = tcp.accept() => if let Ok((stream, peer)) = accepted {
-                    self.next_connection += 1;
-                    let id = ConnectionId(self.next_connection);
-                    let (writer, writes) = mpsc::unbounded_channel();
-                    self.tcp_writers.insert(id, writer);
-                    tokio::spawn(serve_tcp(stream, peer, id, tcp_events.clone(), writes));
+                accepted = tcp.accept(), if Instant::now() >= accept_paused_until => match accepted {
+                    Ok((stream, peer)) => self.accepted(stream, peer, &tcp_events),
+                    Err(error) => {
+                        // Out of descriptors, most likely: wait a little instead of spinning on accept.
+                        self.security.note(std::time::Instant::now(), None, "accept failed", &error.to_string());
+                        accept_paused_until = Instant::now() + ACCEPT_PAUSE;
+                    }
                 },
+                _ = tokio::time::sleep_until(accept_paused_until), if Instant::now() < accept_paused_until => {}
                 Some(event) = tcp_rx.recv() => match event {
                     TcpEvent::Data(id, from, bytes) => {
-                        if self.endpoint.handle_datagram(std::time::Instant::now(), from, Transport::Tcp(id), &bytes).is_err() {
+                        let framed = self.endpoint.handle_datagram(std::time::Instant::now(), from, Transport::Tcp(id), &bytes);
+                        if let Err(error) = framed {
+                            self.security.note(std::time::Instant::now(), Some(from.ip()), "unframeable stream", &error.to_string());
+                            // Send what the endpoint answered (a 513) before the connection closes.
+                            self.flush().await;
                             self.tcp_writers.remove(&id);
-                            self.endpoint.connection_closed(id);
                         }
                     }
                     TcpEvent::Closed(id) => {
@@ -302,6 +330,7 @@ impl Signalling {
                 _ = &mut shutdown, if stopping_since.is_none() => {
                     tracing::info!(calls = self.calls.len(), "shutting down: refusing new calls, ending calls in progress");
                     self.endpoint.set_refusing_new_calls(true);
+                    self.stopping = true;
                     for call in self.calls.values() {
                         let _ = call.send(SessionInput::Shutdown);
                     }
@@ -310,6 +339,36 @@ impl Signalling {
             }
             self.events();
         }
+    }
+
+    /// A TCP connection came in: served, or closed at once when a cap is reached.
+    fn accepted(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        events: &mpsc::UnboundedSender<TcpEvent>,
+    ) {
+        self.next_connection += 1;
+        let id = ConnectionId(self.next_connection);
+        let now = std::time::Instant::now();
+        if let Err(refused) = self.endpoint.connection_opened(now, id, peer) {
+            self.security.note(
+                now,
+                Some(peer.ip()),
+                "connection refused",
+                &refused.to_string(),
+            );
+            return; // dropping the stream closes it
+        }
+        let (writer, writes) = mpsc::unbounded_channel();
+        self.tcp_writers.insert(id, writer);
+        tokio::spawn(tcp::serve_connection(
+            stream,
+            peer,
+            id,
+            events.clone(),
+            writes,
+        ));
     }
 
     fn command(&mut self, command: ToSignalling) {
@@ -332,6 +391,26 @@ impl Signalling {
     }
 
     fn events(&mut self) {
+        let now = std::time::Instant::now();
+        while let Some(refusal) = self.endpoint.poll_refusal() {
+            let kind = match refusal.status {
+                None => "rate limit, dropped",
+                Some(400) => "unreadable request",
+                Some(403) => "network not allowed",
+                Some(404) => "no such number",
+                Some(405 | 501) => "method not served",
+                Some(503) if !self.stopping => "rate limit",
+                Some(513) => "message too large",
+                Some(_) => "refused",
+            };
+            let status = refusal.status.map(|status| status.to_string());
+            self.security.note(
+                now,
+                Some(refusal.from),
+                kind,
+                status.as_deref().unwrap_or("no answer"),
+            );
+        }
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::IncomingCall(incoming) => {
@@ -350,6 +429,10 @@ impl Signalling {
                 Event::Dtmf { call, digit, .. } => self.tell(call, SessionInput::InfoDigit(digit)),
                 Event::MediaChanged { call, offer } => {
                     self.tell(call, SessionInput::MediaChanged(offer))
+                }
+                Event::CloseConnection { connection } => {
+                    tracing::debug!(?connection, "closing an idle SIP connection");
+                    self.tcp_writers.remove(&connection);
                 }
                 Event::CallCancelled { call }
                 | Event::CallEnded { call, .. }
@@ -384,37 +467,4 @@ impl Signalling {
             }
         }
     }
-}
-
-async fn serve_tcp(
-    stream: TcpStream,
-    peer: SocketAddr,
-    id: ConnectionId,
-    events: mpsc::UnboundedSender<TcpEvent>,
-    mut writes: mpsc::UnboundedReceiver<Vec<u8>>,
-) {
-    let (mut reader, mut writer) = stream.into_split();
-    let write_task = tokio::spawn(async move {
-        while let Some(bytes) = writes.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-    });
-    let mut buffer = vec![0u8; 16_384];
-    loop {
-        match reader.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(len) => {
-                if events
-                    .send(TcpEvent::Data(id, peer, buffer[..len].to_vec()))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = events.send(TcpEvent::Closed(id));
-    write_task.abort();
 }

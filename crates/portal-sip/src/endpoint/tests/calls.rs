@@ -506,8 +506,11 @@ fn tcp_messages_are_framed_across_chunks() {
             .unwrap();
     }
     let sent = harness.sent();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].transport, connection);
+    // The leading double CRLF is an RFC 5626 ping: a CRLF pong, then the INVITE's 100 Trying.
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].bytes, b"\r\n");
+    assert_eq!(first_line(&sent[1].bytes), "SIP/2.0 100 Trying");
+    assert!(sent.iter().all(|transmit| transmit.transport == connection));
     let events = harness.events();
     let [Event::IncomingCall(call)] = events.as_slice() else {
         panic!("{events:?}")

@@ -4,6 +4,7 @@ use super::*;
 use crate::sdp;
 
 mod calls;
+mod connections;
 mod requests;
 
 const PHONE: &str = "192.0.2.10:5062";

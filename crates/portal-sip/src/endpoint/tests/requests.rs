@@ -224,6 +224,7 @@ fn a_flood_of_invites_gets_at_most_one_response_each_and_none_is_retransmitted()
     // 2,000 INVITEs in 5 s from one source, none ACKed, as the attack run sent.
     let mut responses = 0;
     let mut refused = 0;
+    let mut reported = Vec::new();
     for i in 0..2000u32 {
         h.now = h.start + Duration::from_micros(u64::from(i) * 2500);
         h.feed(
@@ -234,9 +235,28 @@ fn a_flood_of_invites_gets_at_most_one_response_each_and_none_is_retransmitted()
         assert!(lines.len() <= 1, "INVITE {i}: {lines:?}");
         refused += lines.iter().filter(|line| line.contains("503")).count();
         responses += lines.len();
+        reported.extend(std::iter::from_fn(|| h.endpoint.poll_refusal()));
     }
     let counts = h.endpoint.rate_limited();
     assert_eq!(counts.refused as usize, refused);
+    assert!(
+        reported
+            .iter()
+            .all(|refusal| refusal.from.to_string() == "192.0.2.10"),
+        "{reported:?}"
+    );
+    assert_eq!(
+        reported
+            .iter()
+            .filter(|refusal| refusal.status == Some(503))
+            .count(),
+        refused,
+        "each 503 reported for the security log"
+    );
+    assert!(
+        reported.iter().any(|refusal| refusal.status.is_none()),
+        "and the drops"
+    );
     assert!(refused <= 21, "503s: {refused}");
     assert!(counts.dropped >= 1800, "{counts:?}");
     // Time passes: the admitted calls' 100 Trying is not resent, and no 503 ever is.

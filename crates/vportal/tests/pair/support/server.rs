@@ -246,6 +246,8 @@ impl SimServer {
             Event::CallAcked { call, answer } => (call, SessionInput::Acked(answer)),
             Event::Dtmf { call, digit, .. } => (call, SessionInput::InfoDigit(digit)),
             Event::MediaChanged { call, offer } => (call, SessionInput::MediaChanged(offer)),
+            // The pair tests run over UDP only.
+            Event::CloseConnection { .. } => return,
             Event::CallCancelled { call }
             | Event::CallEnded { call, .. }
             | Event::CallFailed { call, .. } => (call, SessionInput::Ended),

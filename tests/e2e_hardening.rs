@@ -1,0 +1,209 @@
+//! End to end, against the real `vportal serve`: what a black-box attack run on loopback tried, repeated.
+//! Idle, half-sent and excess TCP connections; an oversized TCP message; an INVITE flood from one source.
+//! After each, calls still work, and the refusals are in the `security` log.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use portal_harness::{PromptId as P, SipTransport};
+use vportal_tests::{CALL_WAIT, Server, call_options, dial_from, must};
+
+/// A settled login (1001 from its own phone) to the main menu and out: the portal still serves calls.
+fn a_call_logs_in(server: &Server, transport: SipTransport) {
+    let mut options = call_options(server, "5551001");
+    options.transport = transport;
+    let phone = match portal_harness::Phone::dial(options) {
+        Ok(phone) => phone,
+        Err(error) => panic!("dial failed: {error}\n{}", server.log_tail(40)),
+    };
+    must(server, &phone, phone.wait_for_start(P::Welcome, CALL_WAIT));
+    must(server, &phone, phone.press("1357924#"));
+    must(server, &phone, phone.wait_for_start(P::MainMenu, CALL_WAIT));
+    must(server, &phone, phone.hang_up());
+}
+
+/// A TCP connection to the portal from the loopback address `source` (127.0.0.x), reading with a timeout.
+fn connect_from(server: &Server, source: [u8; 4]) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    socket.connect(&server.sip.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    stream
+}
+
+/// Whether the portal closed `stream` within `wait` (EOF or reset), reading and ignoring anything it sent.
+fn closed_within(mut stream: &TcpStream, wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    let mut buffer = [0u8; 4096];
+    while Instant::now() < until {
+        match stream.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+fn options_request(branch: &str, transport: &str) -> String {
+    format!(
+        "OPTIONS sip:5558000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:5558000@127.0.0.1>\r\n\
+         Call-ID: {branch}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn more_tcp_connections_than_the_limits_are_refused_and_calls_go_on_over_udp_and_tcp() {
+    let server =
+        Server::start_demo("tcp_max_connections = 24\ntcp_max_connections_per_source = 10\n");
+    // Three attacking addresses, 14 connections each: 42, over both caps.
+    let mut held = Vec::new();
+    for host in 2..=4u8 {
+        for _ in 0..14 {
+            held.push(connect_from(&server, [127, 0, 0, host]));
+        }
+    }
+    let closed = held
+        .iter()
+        .filter(|stream| closed_within(stream, Duration::from_millis(300)))
+        .count();
+    // 10 per source are kept (30), minus what the total cap of 24 refuses: 18 closed at once.
+    assert_eq!(closed, 42 - 24, "{}", server.log_tail(20));
+    a_call_logs_in(&server, SipTransport::Udp);
+    // The legitimate phone's own connection needs a place: the attackers hold every one, so it is refused;
+    // once they let go (or the idle timeout frees them), it is served.
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    a_call_logs_in(&server, SipTransport::Tcp);
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("security") && line.contains("connection refused")),
+        "the refusals are logged"
+    );
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed_after_the_idle_timeout_and_pings_keep_one_open() {
+    let server = Server::start_demo("tcp_idle_timeout_s = 1\n");
+    let idle = connect_from(&server, [127, 0, 0, 1]);
+    let mut half_sent = connect_from(&server, [127, 0, 0, 1]);
+    half_sent
+        .write_all(b"OPTIONS sip:5558000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP")
+        .unwrap();
+    let mut pinging = connect_from(&server, [127, 0, 0, 1]);
+    let started = Instant::now();
+    let mut pongs = Vec::new();
+    // Ping every 400 ms for 2.4 s: the pinging connection outlives the idle timeout several times.
+    for _ in 0..6 {
+        pinging.write_all(b"\r\n\r\n").unwrap();
+        let mut pong = [0u8; 2];
+        pinging.read_exact(&mut pong).unwrap();
+        pongs.push(pong);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert!(pongs.iter().all(|pong| pong == b"\r\n"), "{pongs:?}");
+    assert!(closed_within(&idle, Duration::from_secs(1)));
+    assert!(closed_within(&half_sent, Duration::from_secs(1)));
+    assert!(started.elapsed() > Duration::from_secs(2));
+    pinging
+        .write_all(options_request("alive", "TCP").as_bytes())
+        .unwrap();
+    let mut answer = [0u8; 12];
+    pinging.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"SIP/2.0 200 ");
+    a_call_logs_in(&server, SipTransport::Tcp);
+}
+
+#[test]
+fn a_tcp_message_over_64_kib_gets_513_then_its_connection_closes() {
+    let server = Server::start_demo("");
+    let mut stream = connect_from(&server, [127, 0, 0, 1]);
+    let request =
+        options_request("big", "TCP").replace("Content-Length: 0", "Content-Length: 70000");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut received = Vec::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut buffer = [0u8; 4096];
+    while Instant::now() < until {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(len) => received.extend_from_slice(&buffer[..len]),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("SIP/2.0 513 Message Too Large\r\n"),
+        "{text}"
+    );
+    assert!(Instant::now() < until, "and the connection was closed");
+    a_call_logs_in(&server, SipTransport::Udp);
+}
+
+#[test]
+fn an_invite_flood_gets_at_most_one_response_per_refused_invite_and_calls_go_on() {
+    let server = Server::start_demo("");
+    let flood = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = flood.local_addr().unwrap().port();
+    flood
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    for i in 0..300 {
+        let invite = format!(
+            "INVITE sip:5558000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKflood{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:5559999@127.0.0.1>;tag=f{i}\r\nTo: <sip:5558000@127.0.0.1>\r\n\
+             Call-ID: flood{i}@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:5559999@127.0.0.1:{port}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        flood.send_to(invite.as_bytes(), server.sip).unwrap();
+    }
+    // Listen for 3 s: time for any 503 to be (wrongly) resent at T1 = 100 ms, 200, 400, ...
+    let mut refusals = std::collections::HashMap::<String, usize>::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut buffer = [0u8; 65_536];
+    while Instant::now() < until {
+        if let Ok(len) = flood.recv(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..len]);
+            if text.starts_with("SIP/2.0 503") {
+                let call_id = text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Call-ID: "))
+                    .unwrap()
+                    .to_owned();
+                *refusals.entry(call_id).or_default() += 1;
+            }
+        }
+    }
+    assert!(!refusals.is_empty(), "the flood was refused");
+    assert!(
+        refusals.values().all(|&count| count == 1),
+        "one 503 per refused INVITE: {refusals:?}"
+    );
+    // Ten refusals at once, then two a second, per host: the rest of the 300 went unanswered.
+    assert!(refusals.len() <= 20, "{} refusals", refusals.len());
+    // A caller on another port of the same address is not held back by the flood's bucket... but the host's
+    // ten-fold cap is spent; after a second it refills.
+    std::thread::sleep(Duration::from_secs(1));
+    let phone = dial_from(&server, "5551001");
+    must(&server, &phone, phone.wait_for_start(P::Welcome, CALL_WAIT));
+    must(&server, &phone, phone.hang_up());
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("security") && line.contains("rate limit")),
+        "the flood is logged"
+    );
+}
