@@ -14,7 +14,8 @@ const MAX_SOURCES: usize = 10_000;
 struct Tally {
     /// Events since the last line.
     unlogged: u64,
-    last_logged: Instant,
+    /// When the last line was written (`None`: never).
+    last_logged: Option<Instant>,
 }
 
 /// Rate-limited security log lines.
@@ -34,20 +35,26 @@ impl SecurityLog {
         detail: &str,
     ) {
         if self.tallies.len() >= MAX_SOURCES && !self.tallies.contains_key(&(source, kind)) {
-            self.tallies
-                .retain(|_, tally| now.duration_since(tally.last_logged) < INTERVAL);
+            self.tallies.retain(|_, tally| {
+                tally
+                    .last_logged
+                    .is_some_and(|at| now.duration_since(at) < INTERVAL)
+            });
             if self.tallies.len() >= MAX_SOURCES {
                 self.tallies.clear();
             }
         }
         let tally = self.tallies.entry((source, kind)).or_insert(Tally {
             unlogged: 0,
-            last_logged: now.checked_sub(INTERVAL).unwrap_or(now),
+            last_logged: None,
         });
         tally.unlogged += 1;
-        if now.duration_since(tally.last_logged) >= INTERVAL || tally.unlogged == 1 {
+        if tally
+            .last_logged
+            .is_none_or(|at| now.duration_since(at) >= INTERVAL)
+        {
             let count = std::mem::take(&mut tally.unlogged);
-            tally.last_logged = now;
+            tally.last_logged = Some(now);
             match source {
                 Some(source) => {
                     tracing::info!(target: "security", %source, kind, count, detail, "refused")
