@@ -42,8 +42,9 @@ pub struct RouteQuery {
     pub dialed: String,
     /// The call is the voicemail button: it goes to the calling user's own portal.
     pub voicemail_button: bool,
-    /// The calling number (a trusted peer's assertion, else the From user). Looked up in the same query, so
-    /// a call looks its caller up once.
+    /// The caller the endpoint identified (a trusted peer's assertion, or the From user from a network the
+    /// operator vouches for), `None` otherwise. Looked up in the same query, so a call looks its caller up
+    /// once; an unidentified caller takes the star-key path, and the voicemail button cannot route it.
     pub caller: Option<String>,
 }
 
@@ -191,7 +192,9 @@ impl Session {
     /// id of our SDP (unique per call).
     pub fn new(incoming: IncomingCall, config: Arc<SessionConfig>, sdp_session_id: u64) -> Session {
         let dialed = incoming.request_uri_user.clone().unwrap_or_default();
-        // A trusted peer's assertion names the caller; otherwise the From user does.
+        // Whom the endpoint believes (a trusted peer's assertion, or From from a network the operator vouches
+        // for) is looked up; the number as signalled only goes to the audit.
+        let identified = incoming.identified_user;
         let caller = incoming.asserted_user.or(incoming.from_user);
         let voicemail_button = config.voicemail_pilots.contains(&dialed);
         let mut session = Session {
@@ -215,7 +218,7 @@ impl Session {
         session.outputs.push_back(SessionOutput::Route(RouteQuery {
             dialed,
             voicemail_button,
-            caller,
+            caller: identified,
         }));
         session
     }
@@ -440,10 +443,7 @@ impl Session {
                 .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
         }
         let context = CallContext {
-            caller: match (&route.caller, &self.caller) {
-                (Caller::Identify(_), None) => Caller::Unrecognised,
-                (caller, _) => caller.clone(),
-            },
+            caller: route.caller.clone(),
             dialed: self.dialed.clone(),
             portal: portal_identity(&route.portal),
             today: route.today,

@@ -36,6 +36,7 @@ fn incoming(dialed: &str, offer: bool) -> IncomingCall {
         request_uri_user: Some(dialed.into()),
         from_user: Some("5551001".into()),
         asserted_user: None,
+        identified_user: Some("5551001".into()),
         from_display: None,
         to_user: Some(dialed.into()),
         offer: offer.then(|| SessionDescription::parse(OFFER).unwrap()),

@@ -97,6 +97,11 @@ pub struct AccessPolicy {
     pub trusted: Vec<IpNetwork>,
     /// The per-source limit on new INVITEs (none when `None`).
     pub invite_rate: Option<RateLimit>,
+    /// Networks whose callers are recognised by their From (phones on a network the operator vouches for).
+    /// From is not authenticated: callers from anywhere else (trusted peers aside, whose P-Asserted-Identity
+    /// is believed) are not recognised at all, so a spoofed From can neither reveal that a number has a
+    /// mailbox nor start a login to it.
+    pub identify_from: Vec<IpNetwork>,
 }
 
 impl AccessPolicy {
@@ -110,6 +115,11 @@ impl AccessPolicy {
     /// Whether `ip` is a trusted peer.
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|net| net.contains(ip))
+    }
+
+    /// Whether a caller from `ip` is recognised by the From header.
+    pub fn identifies_by_from(&self, ip: IpAddr) -> bool {
+        self.identify_from.iter().any(|net| net.contains(ip))
     }
 }
 
@@ -274,7 +284,14 @@ mod tests {
             allowed: vec![net("10.0.0.0/8")],
             trusted: vec![net("192.0.2.1")],
             invite_rate: None,
+            identify_from: vec![net("10.1.0.0/16")],
         };
+        assert!(policy.identifies_by_from("10.1.1.1".parse().unwrap()));
+        assert!(!policy.identifies_by_from("10.2.1.1".parse().unwrap()));
+        assert!(
+            !open.identifies_by_from("10.1.1.1".parse().unwrap()),
+            "nobody by default"
+        );
         assert!(policy.allows("10.1.1.1".parse().unwrap()));
         assert!(policy.allows("192.0.2.1".parse().unwrap()));
         assert!(!policy.allows("203.0.113.9".parse().unwrap()));

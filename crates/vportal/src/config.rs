@@ -115,6 +115,10 @@ pub struct SipSettings {
     pub answer_after_ms: u64,
     /// Networks whose requests are served (CIDR); others get 403. Default: loopback and private networks.
     pub allow: Vec<String>,
+    /// Networks whose phones are recognised by their From (CIDR): a caller from there dialing from a user's
+    /// number hears `welcome`. From is not authenticated, so callers from anywhere else take the star-key path
+    /// (trusted peers are recognised by P-Asserted-Identity). Default: loopback and private networks.
+    pub identify_from: Vec<String>,
     /// Trusted peers (a PBX or SBC in front, CIDR): exempt from the rate limit; their P-Asserted-Identity names
     /// the caller.
     pub trusted: Vec<String>,
@@ -133,6 +137,16 @@ pub struct SipSettings {
     pub tcp_max_connections_per_source: usize,
 }
 
+/// Loopback and the private networks (RFC 1918, RFC 4193): whom `allow` and `identify_from` name by default.
+const LOCAL_NETWORKS: [&str; 6] = [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+];
+
 impl SipSettings {
     /// The endpoint's access rules from these settings.
     pub fn access_policy(&self) -> Result<AccessPolicy, String> {
@@ -147,6 +161,7 @@ impl SipSettings {
         Ok(AccessPolicy {
             allowed: parse(&self.allow)?,
             trusted: parse(&self.trusted)?,
+            identify_from: parse(&self.identify_from)?,
             invite_rate: (self.invite_rate_per_second > 0.0).then_some(RateLimit {
                 per_second: self.invite_rate_per_second,
                 burst: self.invite_burst.max(1),
@@ -162,17 +177,9 @@ impl Default for SipSettings {
             voicemail_pilots: vec!["voicemail".into()],
             t1_ms: 500,
             answer_after_ms: 0,
-            allow: [
-                "127.0.0.0/8",
-                "::1/128",
-                "10.0.0.0/8",
-                "172.16.0.0/12",
-                "192.168.0.0/16",
-                "fc00::/7",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            allow: LOCAL_NETWORKS.map(str::to_owned).to_vec(),
             trusted: Vec::new(),
+            identify_from: LOCAL_NETWORKS.map(str::to_owned).to_vec(),
             invite_rate_per_second: 10.0,
             invite_burst: 20,
             tcp_idle_timeout_s: 60,

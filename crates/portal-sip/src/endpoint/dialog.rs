@@ -181,15 +181,25 @@ impl Endpoint {
         self.dialogs
             .insert((call.call_id.clone(), local_tag), handle.0);
         self.calls.insert(handle.0, call);
+        let source = context.route.to.ip();
+        let asserted_user = self
+            .config
+            .access
+            .trusts(source)
+            .then(|| asserted_identity(&request.headers))
+            .flatten();
+        let identified_user = asserted_user.clone().or_else(|| {
+            self.config
+                .access
+                .identifies_by_from(source)
+                .then(|| from.uri.user.clone())
+                .flatten()
+        });
         self.events.push_back(Event::IncomingCall(IncomingCall {
             call: handle,
             request_uri_user: request.uri.user.clone(),
-            asserted_user: self
-                .config
-                .access
-                .trusts(context.route.to.ip())
-                .then(|| asserted_identity(&request.headers))
-                .flatten(),
+            asserted_user,
+            identified_user,
             from_user: from.uri.user,
             from_display: from.display,
             to_user: to.uri.user,

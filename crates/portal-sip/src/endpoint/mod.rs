@@ -89,6 +89,10 @@ pub struct IncomingCall {
     pub from_user: Option<String>,
     /// The user of P-Asserted-Identity, only when the INVITE came from a trusted peer (RFC 3325).
     pub asserted_user: Option<String>,
+    /// The caller the portal may believe: a trusted peer's asserted identity, else the From user when the
+    /// INVITE came from a network the operator declared (`AccessPolicy::identify_from`), else `None` (From is
+    /// not authenticated: the caller takes the star-key path).
+    pub identified_user: Option<String>,
     pub from_display: Option<String>,
     pub to_user: Option<String>,
     /// `None` when the INVITE carried no SDP: answer with an offer, the answer comes in the ACK.
@@ -107,6 +111,8 @@ pub enum CallFailure {
 }
 
 /// What happened, for the application.
+// One IncomingCall a call, moved out at once: boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     IncomingCall(IncomingCall),

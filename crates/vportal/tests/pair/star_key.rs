@@ -4,6 +4,7 @@
 
 use portal_core::PromptId as P;
 
+use crate::support::server::ServerTimers;
 use crate::support::{Pair, PairOptions};
 
 #[test]
@@ -75,4 +76,41 @@ fn the_portals_own_extension_and_admin_passcode_open_the_greetings_menu() {
             "goodbye"
         ]
     );
+}
+
+/// A portal that vouches for no network: From is not believed, whoever it names.
+fn trusting_nobody() -> Pair {
+    Pair::new(PairOptions {
+        timers: ServerTimers {
+            identify_from: Vec::new(),
+            ..ServerTimers::default()
+        },
+        ..PairOptions::default()
+    })
+}
+
+#[test]
+fn from_a_network_the_portal_does_not_vouch_for_a_users_number_reveals_nothing() {
+    let mut pair = trusting_nobody();
+    // A user's number, a user without a passcode, and no user at all: the same first prompt.
+    for number in ["5551001", "5551005", "5559999"] {
+        let phone = pair.call(number, "5558000");
+        pair.hears(phone, P::EnterMailbox)
+            .hang_up(phone)
+            .until_over(phone);
+        assert_eq!(pair.transcript(phone), ["enter_mailbox (cut)"], "{number}");
+    }
+    // The user still logs in, by the star-key path.
+    let phone = pair.call("5551001", "5558000");
+    pair.hears(phone, P::EnterMailbox)
+        .press(phone, "1001#")
+        .hears(phone, P::EnterPasscode)
+        .press(phone, "1357924#")
+        .hears(phone, P::MainMenu)
+        .hang_up(phone)
+        .until_over(phone);
+    // The voicemail button needs to know who calls: without that, it reaches no portal.
+    let button = pair.call("5551001", "voicemail");
+    pair.until_over(button);
+    assert_eq!(pair.phone(button).rejected(), Some(404));
 }

@@ -296,6 +296,47 @@ fn p_asserted_identity_is_believed_only_from_trusted_peers() {
 }
 
 #[test]
+fn the_caller_is_identified_by_a_trusted_assertion_or_by_from_only_on_the_declared_networks() {
+    let mut h = harness_with(AccessPolicy {
+        trusted: vec!["192.0.2.99/32".parse().unwrap()],
+        identify_from: vec!["192.0.2.0/28".parse().unwrap()],
+        ..AccessPolicy::default()
+    });
+    let call = |branch: &str, pai: bool| {
+        let text = invite(branch, Some(OFFER)).replace("Call-ID: ", &format!("Call-ID: {branch}"));
+        if pai {
+            text.replace(
+                "CSeq: ",
+                "P-Asserted-Identity: <sip:5551002@pbx.example>\r\nCSeq: ",
+            )
+        } else {
+            text
+        }
+    };
+    h.feed_from("192.0.2.99:5060", &call("z9hG4bKid1", true)); // trusted peer: its assertion
+    h.feed_from("192.0.2.10:5062", &call("z9hG4bKid2", false)); // declared network: From (1001)
+    h.feed_from("192.0.2.200:5062", &call("z9hG4bKid3", false)); // elsewhere: nobody
+    h.feed_from("192.0.2.201:5062", &call("z9hG4bKid4", true)); // elsewhere, asserting: still nobody
+    let identified: Vec<Option<String>> = h
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::IncomingCall(call) => Some(call.identified_user),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        identified,
+        [
+            Some("5551002".to_owned()),
+            Some("1001".to_owned()),
+            None,
+            None
+        ]
+    );
+}
+
+#[test]
 fn invite_whose_accept_lacks_sdp_is_406() {
     // RFC 4475 §3.3.15 (sdp01): Accept: text/nobodyKnowsThis on an INVITE "could respond with a 406 Not
     // Acceptable"; our answers carry SDP only.

@@ -31,6 +31,8 @@ pub struct ServerTimers {
     pub store_latency: Duration,
     /// The answer delay.
     pub answer_after: Duration,
+    /// Networks whose callers are recognised by From (the portal's `[sip] identify_from`).
+    pub identify_from: Vec<portal_sip::access::IpNetwork>,
 }
 
 impl Default for ServerTimers {
@@ -39,6 +41,7 @@ impl Default for ServerTimers {
             call: CallConfig::default(),
             store_latency: Duration::from_millis(5),
             answer_after: Duration::ZERO,
+            identify_from: vec!["10.0.0.0/8".parse().unwrap()],
         }
     }
 }
@@ -85,7 +88,10 @@ impl SimServer {
         prompts: Arc<PromptLibrary>,
         timers: ServerTimers,
     ) -> SimServer {
-        let endpoint = Endpoint::new(Config::new(PORTAL_SIP));
+        let mut config = Config::new(PORTAL_SIP);
+        // The simulated network is private: its phones are recognised by From, as the portal's default does.
+        config.access.identify_from = timers.identify_from.clone();
+        let endpoint = Endpoint::new(config);
         SimServer {
             endpoint,
             plane: MediaPlane::new(7),
