@@ -474,6 +474,8 @@ pub enum NegotiationError {
     NoConnectionAddress,
     #[error("the answer does not fit our offer")]
     AnswerMismatch,
+    #[error("the offer's audio address is of an address family our RTP address is not")]
+    AddressFamily,
 }
 
 impl NegotiationError {
@@ -565,6 +567,11 @@ pub fn negotiate(
         payload_type,
         remote_ip,
     } = accept(offer)?;
+    // An IPv6 phone cannot reach an IPv4 RTP address (or the reverse): refuse rather than answer into silence.
+    // c=0.0.0.0 (hold) is no address to reach, whatever its family.
+    if !remote_ip.is_unspecified() && remote_ip.is_ipv4() != local.rtp.is_ipv4() {
+        return Err(NegotiationError::AddressFamily);
+    }
     let offered = &offer.media[chosen];
     let telephone_event_pt = telephone_event_pt(offered);
     let mut direction = offered.effective_direction(offer).mirrored();

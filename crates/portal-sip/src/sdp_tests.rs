@@ -183,3 +183,20 @@ fn an_offer_negotiate_would_refuse_is_refused_by_the_same_check() {
     assert_eq!(check_offer(&fine), Ok(()));
     assert!(negotiate(&fine, &local()).is_ok());
 }
+
+#[test]
+fn an_offer_of_another_address_family_than_our_rtp_is_refused_with_488() {
+    let ipv6 = OFFER
+        .replace("IN IP4 192.0.2.10", "IN IP6 2001:db8::10")
+        .replace("c=IN IP4", "c=IN IP6");
+    let offer = SessionDescription::parse(&ipv6).unwrap();
+    let refused = negotiate(&offer, &local()).unwrap_err();
+    assert_eq!(refused, NegotiationError::AddressFamily);
+    assert_eq!(refused.status_code(), 488);
+    let ipv6_local = LocalMedia::new("[2001:db8::1]:40000".parse().unwrap(), 7);
+    assert!(negotiate(&offer, &ipv6_local).is_ok());
+    // Hold (c=0.0.0.0) to an IPv6 portal is no address family mismatch.
+    let hold = SessionDescription::parse(&OFFER.replace("c=IN IP4 192.0.2.10", "c=IN IP4 0.0.0.0"))
+        .unwrap();
+    assert!(negotiate(&hold, &ipv6_local).is_ok());
+}

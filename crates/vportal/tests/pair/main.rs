@@ -6,5 +6,6 @@ mod support;
 mod first_login;
 mod lockout;
 mod phone_and_network;
+mod refusals;
 mod star_key;
 mod timeouts;
