@@ -591,9 +591,8 @@ pub fn negotiate(
             if index == chosen {
                 audio_section(
                     local.rtp.port(),
-                    codec,
-                    payload_type,
-                    telephone_event_pt,
+                    &[(codec, payload_type)],
+                    telephone_event_pt.map(|pt| (pt, PORTAL_EVENTS)),
                     Some(direction),
                 )
             } else {
@@ -636,30 +635,33 @@ pub fn negotiate(
     Ok((answer, negotiated))
 }
 
+/// The telephone events the portal takes: the digits, `*`, `#` and A-D (RFC 4733 §3.2), no flash.
+const PORTAL_EVENTS: &str = "0-15";
+
+/// An audio m-line: `codecs` with their payload types in order, then telephone-event at its payload type with
+/// its events (an fmtp such as `0-15`) when given.
 fn audio_section(
     port: u16,
-    codec: Codec,
-    payload_type: u8,
-    telephone_event_pt: Option<u8>,
+    codecs: &[(Codec, u8)],
+    telephone_event: Option<(u8, &str)>,
     direction: Option<Direction>,
 ) -> MediaDescription {
-    let mut formats = vec![payload_type.to_string()];
-    let mut rtpmaps = vec![RtpMap {
+    let rtpmap = |payload_type: u8, encoding: &str| RtpMap {
         payload_type,
-        encoding: codec.encoding_name().into(),
+        encoding: encoding.into(),
         clock_rate: 8000,
         channels: None,
-    }];
+    };
+    let mut formats: Vec<String> = codecs.iter().map(|(_, pt)| pt.to_string()).collect();
+    let mut rtpmaps: Vec<RtpMap> = codecs
+        .iter()
+        .map(|(codec, pt)| rtpmap(*pt, codec.encoding_name()))
+        .collect();
     let mut fmtps = Vec::new();
-    if let Some(pt) = telephone_event_pt {
+    if let Some((pt, events)) = telephone_event {
         formats.push(pt.to_string());
-        rtpmaps.push(RtpMap {
-            payload_type: pt,
-            encoding: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: None,
-        });
-        fmtps.push((pt, "0-15".to_owned()));
+        rtpmaps.push(rtpmap(pt, "telephone-event"));
+        fmtps.push((pt, events.to_owned()));
     }
     MediaDescription {
         kind: "audio".into(),
@@ -675,39 +677,52 @@ fn audio_section(
     }
 }
 
-/// Our offer, for INVITEs that came without SDP: PCMU, PCMA and telephone-event.
-pub fn make_offer(local: &LocalMedia) -> SessionDescription {
-    let mut section = audio_section(
-        local.rtp.port(),
-        Codec::Pcmu,
-        0,
-        Some(local.offer_telephone_event_pt),
-        Some(Direction::SendRecv),
-    );
-    section.formats.insert(1, "8".into());
-    section.rtpmaps.insert(
-        1,
-        RtpMap {
-            payload_type: 8,
-            encoding: "PCMA".into(),
-            clock_rate: 8000,
-            channels: None,
-        },
-    );
+/// An offer of one send-and-receive audio stream at `rtp`: `codecs` at their static payload types in order,
+/// then telephone-event when given as (payload type, events such as `0-16`). The portal's own offer
+/// ([`make_offer`]) and the test phones' are built with it.
+pub fn audio_offer(
+    username: &str,
+    session_id: u64,
+    rtp: SocketAddr,
+    codecs: &[Codec],
+    telephone_event: Option<(u8, &str)>,
+) -> SessionDescription {
+    let codecs: Vec<(Codec, u8)> = codecs
+        .iter()
+        .map(|codec| (*codec, codec.static_payload_type()))
+        .collect();
     SessionDescription {
         origin: Origin {
-            username: "vportal".into(),
-            session_id: local.session_id,
-            session_version: local.session_version,
-            address: local.rtp.ip(),
+            username: username.into(),
+            session_id,
+            session_version: session_id,
+            address: rtp.ip(),
         },
         session_name: "-".into(),
-        connection: Some(local.rtp.ip()),
+        connection: Some(rtp.ip()),
         timing: (0, 0),
         direction: None,
-        media: vec![section],
+        media: vec![audio_section(
+            rtp.port(),
+            &codecs,
+            telephone_event,
+            Some(Direction::SendRecv),
+        )],
         other_lines: Vec::new(),
     }
+}
+
+/// Our offer, for INVITEs that came without SDP: PCMU, PCMA and telephone-event.
+pub fn make_offer(local: &LocalMedia) -> SessionDescription {
+    let mut offer = audio_offer(
+        "vportal",
+        local.session_id,
+        local.rtp,
+        &[Codec::Pcmu, Codec::Pcma],
+        Some((local.offer_telephone_event_pt, PORTAL_EVENTS)),
+    );
+    offer.origin.session_version = local.session_version;
+    offer
 }
 
 /// Reads the answer to our own offer (INVITE without SDP, answer in the ACK).

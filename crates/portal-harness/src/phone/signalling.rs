@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use portal_media::g711::Codec;
 use portal_sip::codec::{Message, Request};
-use portal_sip::sdp::{self, Direction, MediaDescription, Origin, RtpMap, SessionDescription};
+use portal_sip::sdp::{self, SessionDescription};
 use portal_sip::syntax::{Method, NameAddr};
 
 use super::{HangUpBy, Inner, Negotiated, Phone, ReceivedKind, ReceivedSip};
@@ -75,58 +75,22 @@ pub(super) fn open(
 
 /// Our SDP offer: the codecs in order, then telephone-event when offered.
 pub(super) fn offer(options: &DialOptions, rtp: SocketAddr) -> SessionDescription {
-    let mut formats: Vec<String> = options
+    let codecs: Vec<sdp::Codec> = options
         .codecs
         .iter()
-        .map(|c| c.payload_type().to_string())
-        .collect();
-    let mut rtpmaps: Vec<RtpMap> = options
-        .codecs
-        .iter()
-        .map(|c| RtpMap {
-            payload_type: c.payload_type(),
-            encoding: c.encoding_name().into(),
-            clock_rate: 8000,
-            channels: None,
+        .map(|codec| match codec {
+            Codec::Pcmu => sdp::Codec::Pcmu,
+            Codec::Pcma => sdp::Codec::Pcma,
         })
         .collect();
-    let mut fmtps = Vec::new();
-    if let Some(pt) = options.telephone_event_pt {
-        formats.push(pt.to_string());
-        rtpmaps.push(RtpMap {
-            payload_type: pt,
-            encoding: "telephone-event".into(),
-            clock_rate: 8000,
-            channels: None,
-        });
-        fmtps.push((pt, "0-16".to_owned()));
-    }
     let session_id = u64::from(rand::random::<u32>());
-    SessionDescription {
-        origin: Origin {
-            username: "harness".into(),
-            session_id,
-            session_version: session_id,
-            address: rtp.ip(),
-        },
-        session_name: "-".into(),
-        connection: Some(rtp.ip()),
-        timing: (0, 0),
-        direction: None,
-        media: vec![MediaDescription {
-            kind: "audio".into(),
-            port: rtp.port(),
-            protocol: "RTP/AVP".into(),
-            formats,
-            connection: None,
-            rtpmaps,
-            fmtps,
-            ptime: Some(20),
-            direction: Some(Direction::SendRecv),
-            other_attributes: Vec::new(),
-        }],
-        other_lines: Vec::new(),
-    }
+    sdp::audio_offer(
+        "harness",
+        session_id,
+        rtp,
+        &codecs,
+        options.telephone_event_pt.map(|pt| (pt, "0-16")),
+    )
 }
 
 fn describe_offer(options: &DialOptions) -> String {

@@ -7,20 +7,26 @@ use portal_core::PromptId as P;
 use crate::support::server::ServerTimers;
 use crate::support::{Pair, PairOptions};
 
-#[test]
-fn from_another_phone_the_mailbox_then_its_passcode_open_the_main_menu() {
+/// From a number no mailbox has: `enter_mailbox`, `account`, `enter_passcode`, `passcode`, then `menu` is heard
+/// and left with 9. Returns the transcript.
+fn star_key_login_then_leave(account: &str, passcode: &str, menu: P) -> Vec<String> {
     let mut pair = Pair::new(PairOptions::default());
     let phone = pair.call("5559999", "5558000");
     pair.hears(phone, P::EnterMailbox)
-        .press(phone, "1001#")
+        .press(phone, &format!("{account}#"))
         .hears(phone, P::EnterPasscode)
-        .press(phone, "1357924#")
-        .hears(phone, P::MainMenu)
+        .press(phone, &format!("{passcode}#"))
+        .hears(phone, menu)
         .press(phone, "9")
         .hears(phone, P::Goodbye)
         .until_over(phone);
+    pair.transcript(phone)
+}
+
+#[test]
+fn from_another_phone_the_mailbox_then_its_passcode_open_the_main_menu() {
     assert_eq!(
-        pair.transcript(phone),
+        star_key_login_then_leave("1001", "1357924", P::MainMenu),
         [
             "enter_mailbox (cut)",
             "enter_passcode (cut)",
@@ -57,18 +63,8 @@ fn the_star_key_at_the_welcome_of_ones_own_phone_asks_for_the_mailbox() {
 
 #[test]
 fn the_portals_own_extension_and_admin_passcode_open_the_greetings_menu() {
-    let mut pair = Pair::new(PairOptions::default());
-    let phone = pair.call("5559999", "5558000");
-    pair.hears(phone, P::EnterMailbox)
-        .press(phone, "8000#")
-        .hears(phone, P::EnterPasscode)
-        .press(phone, "8642097#")
-        .hears(phone, P::AdminMenu)
-        .press(phone, "9")
-        .hears(phone, P::Goodbye)
-        .until_over(phone);
     assert_eq!(
-        pair.transcript(phone),
+        star_key_login_then_leave("8000", "8642097", P::AdminMenu),
         [
             "enter_mailbox (cut)",
             "enter_passcode (cut)",

@@ -5,10 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use portal_sip::codec::{EchoHeaders, Message, Request, Response, decode_datagram};
-use portal_sip::sdp::{
-    self, Direction, LocalMedia, MediaDescription, NegotiatedMedia, Origin, RtpMap,
-    SessionDescription,
-};
+use portal_sip::sdp::{self, LocalMedia, NegotiatedMedia, SessionDescription};
 use portal_sip::syntax::{Method, NameAddr, parse_cseq};
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -136,46 +133,17 @@ impl TestPhone {
     /// PCMU 0, and telephone-event 101 when configured.
     pub(super) fn offer(&mut self) -> SessionDescription {
         let session_id = u64::from(self.rng.random::<u32>());
-        let rtp = self.config.rtp;
-        let rtpmap = |payload_type: u8, encoding: &str| RtpMap {
-            payload_type,
-            encoding: encoding.into(),
-            clock_rate: 8000,
-            channels: None,
-        };
-        let mut formats = vec!["0".to_owned()];
-        let mut rtpmaps = vec![rtpmap(0, "PCMU")];
-        let mut fmtps = Vec::new();
-        if self.config.telephone_event {
-            formats.push(TELEPHONE_EVENT_PT.to_string());
-            rtpmaps.push(rtpmap(TELEPHONE_EVENT_PT, "telephone-event"));
-            fmtps.push((TELEPHONE_EVENT_PT, "0-16".to_owned()));
-        }
-        SessionDescription {
-            origin: Origin {
-                username: "pair-phone".into(),
-                session_id,
-                session_version: session_id,
-                address: rtp.ip(),
-            },
-            session_name: "-".into(),
-            connection: Some(rtp.ip()),
-            timing: (0, 0),
-            direction: None,
-            media: vec![MediaDescription {
-                kind: "audio".into(),
-                port: rtp.port(),
-                protocol: "RTP/AVP".into(),
-                formats,
-                connection: None,
-                rtpmaps,
-                fmtps,
-                ptime: Some(20),
-                direction: Some(Direction::SendRecv),
-                other_attributes: Vec::new(),
-            }],
-            other_lines: Vec::new(),
-        }
+        let events = self
+            .config
+            .telephone_event
+            .then_some((TELEPHONE_EVENT_PT, "0-16"));
+        sdp::audio_offer(
+            "pair-phone",
+            session_id,
+            self.config.rtp,
+            &[sdp::Codec::Pcmu],
+            events,
+        )
     }
 
     /// The INVITE on `branch`, carrying `body` (our offer) unless the offer is late.
