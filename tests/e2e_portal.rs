@@ -485,16 +485,44 @@ fn eight_callers_guessing_one_mailbox_lock_it_after_exactly_four_failures() {
 /// server's trace-level log and in every file of the data directory except the outbox (whose emails carry
 /// passcodes by design): none is there.
 #[test]
-fn no_passcode_reaches_the_log_or_the_data_directory() {
+fn no_passcode_reaches_the_text_log_or_the_data_directory_and_the_log_has_no_escape_codes() {
     let server = Server::start_demo("");
+    no_passcode_reaches_the_log_or_the_data_directory(&server);
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log file holds no terminal escape codes"
+    );
+}
+
+#[test]
+fn no_passcode_reaches_the_json_log_which_is_one_object_a_line_with_the_call_id() {
+    let server = Server::start_demo_with_env("", &[("VPORTAL_LOG_FORMAT", "json")]);
+    no_passcode_reaches_the_log_or_the_data_directory(&server);
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|line| !line.is_empty()).collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.starts_with('{') && line.ends_with('}')),
+        "{}",
+        lines
+            .iter()
+            .find(|line| !line.starts_with('{'))
+            .unwrap_or(&"")
+    );
+    assert!(lines.iter().any(|line| line.contains("\"call_id\":\"")));
+}
+
+fn no_passcode_reaches_the_log_or_the_data_directory(server: &Server) {
     let passcodes = [
         "1357924", "2718281", "3691470", "8642097", "2580147", "4713862", "5926031",
     ];
-    log_in(&server, "5551001", "1357924").hang_up();
-    let call = Call::from(&server, "5551001");
+    log_in(server, "5551001", "1357924").hang_up();
+    let call = Call::from(server, "5551001");
     call.starts(P::Welcome).press("4713862#"); // wrong
     call.hears(&[P::PasscodeIncorrect]).hang_up();
-    let call = Call::from(&server, "5551002");
+    let call = Call::from(server, "5551002");
     call.starts(P::Welcome)
         .press("2718281#")
         .starts(P::MustChangeAndRecordName)
@@ -503,7 +531,7 @@ fn no_passcode_reaches_the_log_or_the_data_directory() {
         .press("3691470#")
         .hears(&[P::PasscodeChanged])
         .hang_up();
-    let call = Call::from(&server, "5559999");
+    let call = Call::from(server, "5559999");
     call.starts(P::EnterMailbox)
         .press("8000#")
         .starts(P::EnterPasscode)

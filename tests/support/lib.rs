@@ -85,6 +85,11 @@ impl Server {
     /// Starts a server with demo data and short timers (recordings end after 4 s); `sip_settings` are more lines of its `[sip]` section
     /// (without a `listen` line it listens on 127.0.0.1, on a free port).
     pub fn start_demo(sip_settings: &str) -> Server {
+        Server::start_demo_with_env(sip_settings, &[])
+    }
+
+    /// [`Server::start_demo`] with more environment variables for the server (e.g. `VPORTAL_LOG_FORMAT`).
+    pub fn start_demo_with_env(sip_settings: &str, env: &[(&str, &str)]) -> Server {
         let listen = if sip_settings.contains("listen") {
             ""
         } else {
@@ -115,6 +120,7 @@ impl Server {
             .arg(&config)
             .arg("--demo")
             .env("VPORTAL_LOG", "trace")
+            .envs(env.iter().copied())
             .env_remove("VPORTAL_SEALING_KEY")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())

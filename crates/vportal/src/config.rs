@@ -30,6 +30,28 @@ pub struct Config {
     /// Prompts and the store's worker threads.
     #[serde(default)]
     pub media: MediaSettings,
+    /// How the log is written.
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// The `[log]` section.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (the default) or `json`; `VPORTAL_LOG_FORMAT` overrides it. What is logged is set by `VPORTAL_LOG`.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when standard error is a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line, with the fields of the spans it happened in (a call's `call_id`).
+    Json,
 }
 
 /// Why the configuration could not be used.

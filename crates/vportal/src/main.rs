@@ -19,7 +19,7 @@ use vportal::admin::{
 };
 use vportal::bridge::{Services, call_config};
 use vportal::catalog::Catalog;
-use vportal::config::Config;
+use vportal::config::{Config, LogFormat};
 use vportal::console::ConsoleCall;
 use vportal::serve::{ServeError, Server};
 use vportal::{data, demo};
@@ -341,14 +341,41 @@ fn runtime(error: impl std::fmt::Display) -> Failure {
     Failure::Runtime(error.to_string())
 }
 
+/// Logs to standard error, filtered by `VPORTAL_LOG`: as text (colours only on a terminal, so a log file holds
+/// no escape codes), or one JSON object a line with the call's span fields when `VPORTAL_LOG_FORMAT=json` or
+/// the configuration's `[log] format = "json"` says so (the environment wins).
+fn init_logging(cli: &Cli) {
+    let filter = EnvFilter::try_from_env("VPORTAL_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let configured = || {
+        let (Command::Console { data, .. }
+        | Command::Serve { data, .. }
+        | Command::Admin { data, .. }) = &cli.command;
+        // A configuration that cannot be read is reported by the command itself, with the log set up.
+        Config::load(data.config.as_deref())
+            .map(|config| config.log.format)
+            .unwrap_or_default()
+    };
+    let format = match std::env::var("VPORTAL_LOG_FORMAT").as_deref() {
+        Ok("json") => LogFormat::Json,
+        Ok("text") => LogFormat::Text,
+        _ => configured(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).init(),
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("VPORTAL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logging(&cli);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
