@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser};
 use portal_core::{Dialed, Passcode};
 use portal_notify::Notifier;
 use portal_store::{
@@ -24,302 +24,12 @@ use vportal::console::ConsoleCall;
 use vportal::serve::{ServeError, Server};
 use vportal::{data, demo};
 
-/// vportal: a voice portal for voicemail passcodes, first logins, lockout and greetings.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+mod cli;
 
-/// Where the portal's data lives.
-#[derive(Args)]
-struct DataArgs {
-    /// The data directory (created if missing): the database, recordings/ and outbox/.
-    #[arg(long, value_name = "DIR")]
-    data: PathBuf,
-    /// The configuration file (see examples/vportal.toml).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// The file holding the key that seals the organization's default passcode (default: DIR.key beside the
-    /// data directory; the environment variable VPORTAL_SEALING_KEY wins over it).
-    #[arg(long, value_name = "FILE")]
-    sealing_key: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Call the portal from this terminal: prompts are printed, typed keys are key presses.
-    Console {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Seed the data directory with a demo portal and users when it is empty, and print how to log in.
-        #[arg(long)]
-        demo: bool,
-        /// The number the call comes from (omit it to call from a phone no mailbox knows).
-        #[arg(long, value_name = "NUMBER")]
-        from: Option<String>,
-        /// The portal number or extension dialed (default: the only portal).
-        #[arg(long, value_name = "NUMBER", conflicts_with = "voicemail_button")]
-        dial: Option<String>,
-        /// Press the phone's voicemail button instead of dialing (needs --from).
-        #[arg(long, requires = "from")]
-        voicemail_button: bool,
-    },
-    /// Run the voice portal: SIP (UDP and TCP) and RTP. Stops on SIGINT or SIGTERM: new calls get 503, calls in
-    /// progress are hung up.
-    Serve {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Where SIP listens, UDP and TCP (overrides [sip] listen).
-        #[arg(long, value_name = "ADDR")]
-        sip_listen: Option<std::net::SocketAddr>,
-        /// The RTP port range (overrides [rtp] port_min and port_max).
-        #[arg(long, value_name = "LOW-HIGH", value_parser = port_range)]
-        rtp_ports: Option<(u16, u16)>,
-        /// The prompts directory (overrides [media] prompts).
-        #[arg(long, value_name = "DIR")]
-        prompts: Option<PathBuf>,
-        /// Seed the data directory with a demo portal and users when it is empty, and print how to call them.
-        #[arg(long)]
-        demo: bool,
-    },
-    /// Administer the policy, portals and users.
-    Admin {
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(subcommand)]
-        command: AdminCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// The organization's voicemail passcode policy.
-    Policy {
-        #[command(subcommand)]
-        command: PolicyCommand,
-    },
-    /// Voice portals.
-    Portal {
-        #[command(subcommand)]
-        command: PortalCommand,
-    },
-    /// Users and their mailboxes.
-    User {
-        #[command(subcommand)]
-        command: UserCommand,
-    },
-    /// The audit trail (logins, failures, locks, resets, changes), newest first, as JSON lines.
-    Audit {
-        /// Only this mailbox (or number a caller entered).
-        #[arg(long)]
-        mailbox: Option<String>,
-        /// At most this many entries.
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
-    },
-}
-
-#[derive(Subcommand)]
-enum PolicyCommand {
-    /// Print the policy as JSON (the default passcode only as whether it is set).
-    Show,
-    /// Change the policy. Existing users keep their passcodes.
-    Set(PolicySetArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum InitialPin {
-    /// The organization's default passcode (emailed to each new user, changed at first login).
-    Default,
-    /// A random temporary passcode per user (emailed, changed at first login).
-    Generated,
-    /// No passcode: each new user sets one in their settings first (`user set-pin`).
-    None,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ResetPin {
-    /// Back to the organization's default passcode.
-    Default,
-    /// A random temporary passcode.
-    Generated,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Preset {
-    /// Passcodes of exactly 7 digits (the usual rule for an organization's default passcode).
-    #[value(name = "exactly-7-digits")]
-    Exactly7Digits,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Allowance {
-    Allow,
-    Forbid,
-}
-
-#[derive(Args)]
-struct PolicySetArgs {
-    /// What new users get as their first passcode.
-    #[arg(long)]
-    initial_pin: Option<InitialPin>,
-    /// What an administrator's reset gives.
-    #[arg(long)]
-    reset_pin: Option<ResetPin>,
-    /// Read a new default passcode from standard input (asked twice on a terminal; never on the command line).
-    #[arg(long)]
-    default_pin_stdin: bool,
-    /// Start the rules from a preset, before the rule flags below.
-    #[arg(long)]
-    preset: Option<Preset>,
-    /// Fewest digits a passcode may have.
-    #[arg(long, value_name = "N")]
-    min_length: Option<u8>,
-    /// Most digits a passcode may have (at most 30).
-    #[arg(long, value_name = "N")]
-    max_length: Option<u8>,
-    /// Longest run of one digit (0: no limit).
-    #[arg(long, value_name = "N")]
-    max_repeated_digits: Option<u8>,
-    /// Longest ascending or descending run of digits (0: no limit).
-    #[arg(long, value_name = "N")]
-    max_sequence_length: Option<u8>,
-    /// Passcodes that repeat a pattern, like 121212.
-    #[arg(long)]
-    repeated_patterns: Option<Allowance>,
-    /// Passcodes equal to the user's extension, phone number or mailbox, or their reverse.
-    #[arg(long)]
-    user_numbers: Option<Allowance>,
-    /// How many previous passcodes may not be reused (0: off).
-    #[arg(long, value_name = "N")]
-    history: Option<u8>,
-    /// Days after which a passcode expires, or `off`.
-    #[arg(long, value_name = "DAYS|off", value_parser = days_or_off)]
-    expiry_days: Option<Days>,
-    /// Days between voluntary passcode changes, or `off`.
-    #[arg(long, value_name = "DAYS|off", value_parser = days_or_off)]
-    min_days_between_changes: Option<Days>,
-    /// Wrong passcodes in a row before the mailbox locks.
-    #[arg(long, value_name = "N")]
-    lockout_attempts: Option<u32>,
-    /// Hours a generated temporary passcode works.
-    #[arg(long, value_name = "HOURS")]
-    temporary_pin_hours: Option<u64>,
-}
-
-fn port_range(text: &str) -> Result<(u16, u16), String> {
-    let (low, high) = text
-        .split_once('-')
-        .ok_or_else(|| format!("`{text}`: write the range as LOW-HIGH, like 16384-32767"))?;
-    let parse = |port: &str| {
-        port.trim()
-            .parse::<u16>()
-            .map_err(|_| format!("`{port}` is not a port number"))
-    };
-    let (low, high) = (parse(low)?, parse(high)?);
-    if low == 0 || low > high {
-        return Err(format!("`{text}` is not a range of ports"));
-    }
-    Ok((low, high))
-}
-
-/// A number of days, or none (`off`).
-#[derive(Clone, Copy)]
-struct Days(Option<u32>);
-
-fn days_or_off(text: &str) -> Result<Days, String> {
-    if text == "off" {
-        return Ok(Days(None));
-    }
-    text.parse::<u32>()
-        .map(|days| Days(Some(days)))
-        .map_err(|_| format!("`{text}` is neither a number of days nor `off`"))
-}
-
-#[derive(Subcommand)]
-enum PortalCommand {
-    /// Create a portal; its admin passcode is read from standard input.
-    Add {
-        /// The portal's phone number (also its id).
-        #[arg(long)]
-        number: String,
-        /// The portal's extension.
-        #[arg(long)]
-        extension: Option<String>,
-        /// The portal's name.
-        #[arg(long)]
-        name: String,
-        /// The prompt language.
-        #[arg(long, default_value = "en")]
-        language: String,
-    },
-    /// Change a portal's name, number, extension or language.
-    Set {
-        /// The portal (number, extension or id).
-        portal: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        number: Option<String>,
-        #[arg(long)]
-        extension: Option<String>,
-        #[arg(long)]
-        language: Option<String>,
-    },
-    /// Print a portal as JSON.
-    Show {
-        /// The portal (number, extension or id).
-        portal: String,
-    },
-    /// List the portals as JSON.
-    List,
-    /// Clear a locked admin passcode.
-    Unlock {
-        /// The portal (number, extension or id).
-        portal: String,
-    },
-    /// Set the admin passcode, read from standard input (also unlocks).
-    SetPasscode {
-        /// The portal (number, extension or id).
-        portal: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Onboard a user; their first passcode (per the policy) is emailed to them.
-    Add {
-        /// The mailbox number.
-        #[arg(long)]
-        mailbox: String,
-        /// The user's phone number.
-        #[arg(long)]
-        number: Option<String>,
-        /// The user's extension.
-        #[arg(long)]
-        extension: Option<String>,
-        /// The email address passcodes are sent to.
-        #[arg(long)]
-        email: String,
-        /// The user's portal (number, extension or id); needed only when there are several.
-        #[arg(long)]
-        portal: Option<String>,
-    },
-    /// Print a user as JSON: locked, failed attempts, must-change and why, name recorded, passcode age.
-    Show { mailbox: String },
-    /// List the users as JSON.
-    List,
-    /// Remove a user, their passcode history and recordings.
-    Remove { mailbox: String },
-    /// Reset the passcode per the policy (unlocks, clears failures, forces a change, emails the new passcode).
-    ResetPin { mailbox: String },
-    /// The user's own new passcode, read from standard input, as from a settings page (unlocks, no forced change).
-    SetPin { mailbox: String },
-    /// Unlock a mailbox (the passcode stays).
-    Unlock { mailbox: String },
-}
+use cli::{
+    AdminCommand, Allowance, Cli, Command, DataArgs, Days, InitialPin, PolicyCommand,
+    PolicySetArgs, PortalCommand, Preset, ResetPin, UserCommand,
+};
 
 /// How a command failed: a bad request (exit status 2) or a failure of the system (1).
 enum Failure {
@@ -349,7 +59,10 @@ fn init_logging(cli: &Cli) {
     let configured = || {
         let (Command::Console { data, .. }
         | Command::Serve { data, .. }
-        | Command::Admin { data, .. }) = &cli.command;
+        | Command::Admin { data, .. }) = &cli.command
+        else {
+            return LogFormat::default();
+        };
         // A configuration that cannot be read is reported by the command itself, with the log set up.
         Config::load(data.config.as_deref())
             .map(|config| config.log.format)
@@ -428,6 +141,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             administer(&admin, command)
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "vportal", &mut io::stdout());
+            Ok(())
+        }
+        Command::Manpage => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map_err(runtime),
     }
 }
 
