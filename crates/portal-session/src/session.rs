@@ -576,5 +576,6 @@ fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {
         payload_type: media.payload_type,
         telephone_event_pt: media.telephone_event_pt,
         send: !media.is_on_hold(),
+        rtcp_mux: media.rtcp_mux,
     }
 }

@@ -273,7 +273,7 @@ fn a_key_reported_by_info_and_by_rtp_counts_once_and_a_bye_ends_the_session_quie
 
 /// A media call id: the session ignores it (the driver routed the event by it already).
 fn first_media_call() -> portal_media::plane::MediaCallId {
-    let mut plane = portal_media::plane::MediaPlane::new(1);
+    let mut plane = portal_media::plane::MediaPlane::new(1, portal_media::plane::WallClock::now());
     plane.add_socket(LOCAL_RTP.parse().unwrap());
     plane.open(Instant::now(), None).unwrap()
 }

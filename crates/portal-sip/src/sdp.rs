@@ -260,6 +260,15 @@ impl SessionDescription {
 }
 
 impl MediaDescription {
+    /// Whether the section has the attribute `name` (`a=name` or `a=name:value`) among those not modelled.
+    pub fn has_attribute(&self, name: &str) -> bool {
+        self.other_attributes.iter().any(|line| {
+            line.strip_prefix("a=")
+                .and_then(|attribute| attribute.strip_prefix(name))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+        })
+    }
+
     fn read_attribute(&mut self, name: &str, argument: &str, whole: &str) {
         let mut keep = || self.other_attributes.push(format!("a={whole}"));
         match name {
@@ -457,6 +466,8 @@ pub struct NegotiatedMedia {
     pub remote_rtp: SocketAddr,
     /// Our direction: whether we may send and should expect to receive.
     pub direction: Direction,
+    /// RTCP shares the RTP port (RFC 5761): the offer asked with `a=rtcp-mux` and the answer agreed.
+    pub rtcp_mux: bool,
 }
 
 impl NegotiatedMedia {
@@ -574,6 +585,8 @@ pub fn negotiate(
     }
     let offered = &offer.media[chosen];
     let telephone_event_pt = telephone_event_pt(offered);
+    // RFC 5761 §5.1.1: an offer of rtcp-mux is accepted by repeating it in the answer.
+    let rtcp_mux = offered.has_attribute("rtcp-mux");
     let mut direction = offered.effective_direction(offer).mirrored();
     // c=0.0.0.0 is RFC 2543 hold: the peer will not receive what we send.
     if remote_ip.is_unspecified() {
@@ -589,12 +602,16 @@ pub fn negotiate(
         .enumerate()
         .map(|(index, section)| {
             if index == chosen {
-                audio_section(
+                let mut answered = audio_section(
                     local.rtp.port(),
                     &[(codec, payload_type)],
                     telephone_event_pt.map(|pt| (pt, PORTAL_EVENTS)),
                     Some(direction),
-                )
+                );
+                if rtcp_mux {
+                    answered.other_attributes.push("a=rtcp-mux".into());
+                }
+                answered
             } else {
                 MediaDescription {
                     kind: section.kind.clone(),
@@ -631,6 +648,7 @@ pub fn negotiate(
         telephone_event_pt,
         remote_rtp: SocketAddr::new(remote_ip, offered.port),
         direction,
+        rtcp_mux,
     };
     Ok((answer, negotiated))
 }
@@ -749,6 +767,8 @@ pub fn negotiated_from_answer(
         telephone_event_pt: telephone_event_pt(section),
         remote_rtp: SocketAddr::new(remote_ip, section.port),
         direction,
+        // Our offers do not offer rtcp-mux, so an answer cannot take it up.
+        rtcp_mux: false,
     })
 }
 

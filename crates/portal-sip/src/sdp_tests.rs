@@ -200,3 +200,20 @@ fn an_offer_of_another_address_family_than_our_rtp_is_refused_with_488() {
         .unwrap();
     assert!(negotiate(&hold, &ipv6_local).is_ok());
 }
+
+#[test]
+fn rtcp_mux_offered_is_answered_and_not_offered_is_not() {
+    let muxed = SessionDescription::parse(&format!("{OFFER}a=rtcp-mux\r\n")).unwrap();
+    let (answer, negotiated) = negotiate(&muxed, &local()).unwrap();
+    assert!(negotiated.rtcp_mux);
+    assert!(answer.media[0].has_attribute("rtcp-mux"));
+    assert!(answer.to_string().contains("a=rtcp-mux\r\n"));
+    let plain = SessionDescription::parse(OFFER).unwrap();
+    let (answer, negotiated) = negotiate(&plain, &local()).unwrap();
+    assert!(!negotiated.rtcp_mux);
+    assert!(!answer.media[0].has_attribute("rtcp-mux"));
+    assert!(
+        !muxed.media[0].has_attribute("rtcp"),
+        "a prefix of another attribute is not it"
+    );
+}

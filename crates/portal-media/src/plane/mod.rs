@@ -30,6 +30,7 @@
 //! return `None`, then sleep until `poll_timeout` or the next datagram. The plane never reads a clock: every
 //! method that needs the time takes `now`.
 
+mod rtcp;
 mod sockets;
 
 use std::collections::VecDeque;
@@ -45,8 +46,9 @@ use crate::prompts::{PlayItem, Playout, Tick};
 use crate::recording::{Recorder, RecorderConfig, Recording};
 use crate::rtp::{RtpPacket, RtpSender, SAMPLES_PER_FRAME, SEND_BUFFER_LEN};
 
+pub use rtcp::{REPORT_INTERVAL, ReceptionStats, WallClock};
 use sockets::SocketTable;
-pub use sockets::{CALLS_PER_SOCKET, PortRotation, SocketId};
+pub use sockets::{CALLS_PER_SOCKET, PortRotation, Released, SocketId};
 
 /// Slots of the pacing wheel: one per millisecond of a 20 ms frame.
 const SLOTS: usize = 20;
@@ -75,6 +77,8 @@ pub struct StreamSetup {
     pub telephone_event_pt: Option<u8>,
     /// Whether the caller listens (false while it holds the call).
     pub send: bool,
+    /// RTCP shares the RTP port (RFC 5761, `a=rtcp-mux` offered and answered); else it uses the next port up.
+    pub rtcp_mux: bool,
 }
 
 /// What the plane reports about a call.
@@ -161,6 +165,20 @@ struct CallMedia {
     /// opens (so calls set up at the same moment from one address land on different sockets), then the
     /// stream's.
     remote_key: Option<SocketAddr>,
+    /// RTP sent, for the sender reports.
+    sent: rtcp::Sent,
+    /// When the next sender report is due (from the stream's start).
+    report_due: Option<Instant>,
+    /// What the caller's last receiver report said about our stream.
+    reception: Option<ReceptionStats>,
+}
+
+impl CallMedia {
+    fn rtcp_mux(&self) -> bool {
+        self.stream
+            .as_ref()
+            .is_some_and(|stream| stream.setup.rtcp_mux)
+    }
 }
 
 /// A queued datagram: its socket, destination and bytes in the plane's send buffer.
@@ -168,6 +186,17 @@ struct Queued {
     socket: SocketId,
     destination: SocketAddr,
     bytes: Range<usize>,
+}
+
+/// RTCP the plane received and what became of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RtcpCounts {
+    /// Compound packets read from callers.
+    pub received: u64,
+    /// Datagrams on an RTCP path that were no readable RTCP, or came from no call's address: dropped.
+    pub dropped: u64,
+    /// Sender reports sent.
+    pub reports_sent: u64,
 }
 
 /// Every call's RTP on one value; see the module documentation for its kinds of method and drain rule.
@@ -193,11 +222,14 @@ pub struct MediaPlane {
     silence_pcmu: [u8; SAMPLES_PER_FRAME],
     silence_pcma: [u8; SAMPLES_PER_FRAME],
     held_up: u64,
+    clock: WallClock,
+    rtcp: RtcpCounts,
 }
 
 impl MediaPlane {
-    /// An empty plane; `seed` seeds the RTP starting values of its calls (random in a server, fixed in tests).
-    pub fn new(seed: u64) -> MediaPlane {
+    /// An empty plane; `seed` seeds the RTP starting values of its calls (random in a server, fixed in tests);
+    /// `clock` ties the driver's instants to the time of day, for the sender reports' NTP timestamps.
+    pub fn new(seed: u64, clock: WallClock) -> MediaPlane {
         MediaPlane {
             sockets: SocketTable::default(),
             calls: Vec::new(),
@@ -216,6 +248,8 @@ impl MediaPlane {
             silence_pcmu: [Codec::Pcmu.silence_code(); SAMPLES_PER_FRAME],
             silence_pcma: [Codec::Pcma.silence_code(); SAMPLES_PER_FRAME],
             held_up: 0,
+            clock,
+            rtcp: RtcpCounts::default(),
         }
     }
 
@@ -241,11 +275,26 @@ impl MediaPlane {
         self.held_up
     }
 
+    /// What call `id`'s caller last reported about the portal's audio (RTCP), if anything.
+    pub fn reception(&self, id: MediaCallId) -> Option<ReceptionStats> {
+        self.call(id)?.reception
+    }
+
+    /// RTCP received, dropped and sent so far.
+    pub fn rtcp_counts(&self) -> RtcpCounts {
+        self.rtcp
+    }
+
     // ---- calls and sockets ----
 
     /// Adds an RTP socket the driver bound at `local`.
     pub fn add_socket(&mut self, local: SocketAddr) -> SocketId {
         self.sockets.add(local)
+    }
+
+    /// Adds the RTCP socket (at `local`, the RTP port plus one) of RTP socket `rtp`.
+    pub fn add_rtcp_socket(&mut self, rtp: SocketId, local: SocketAddr) -> SocketId {
+        self.sockets.add_rtcp(rtp, local)
     }
 
     /// Opens a call's media at `now`. `remote_hint` (from the offer) places the call on a socket where that
@@ -285,6 +334,9 @@ impl MediaPlane {
             pending_recording: None,
             heard_from: false,
             remote_key: None,
+            sent: rtcp::Sent::default(),
+            report_due: None,
+            reception: None,
         });
         self.sockets.join(socket);
         self.open_calls += 1;
@@ -301,8 +353,8 @@ impl MediaPlane {
         Ok(id)
     }
 
-    /// Ends call `id`'s media. Returns its socket when no call uses it any more: the driver closes it.
-    pub fn close(&mut self, id: MediaCallId) -> Option<SocketId> {
+    /// Ends call `id`'s media. Returns its sockets when no call uses them any more: the driver closes them.
+    pub fn close(&mut self, id: MediaCallId) -> Option<Released> {
         let index = id.index as usize;
         let call = self
             .calls
@@ -317,11 +369,9 @@ impl MediaPlane {
         let released = self.sockets.leave(call.socket, id, call.remote_key)?;
         // Frames still queued for a released socket are dropped: its id may name a new socket soon.
         let pending = self.queued.split_off(self.next_queued);
-        self.queued.extend(
-            pending
-                .into_iter()
-                .filter(|queued| queued.socket != released),
-        );
+        self.queued.extend(pending.into_iter().filter(|queued| {
+            queued.socket != released.rtp && Some(queued.socket) != released.rtcp
+        }));
         Some(released)
     }
 
@@ -351,6 +401,7 @@ impl MediaPlane {
                 if call.stream.is_some() {
                     ended = call.playing.take();
                 }
+                call.report_due.get_or_insert(now + REPORT_INTERVAL);
                 call.stream = Some(Stream {
                     announced,
                     playout: Playout::new(setup.codec),
@@ -425,8 +476,8 @@ impl MediaPlane {
 
     // ---- input ----
 
-    /// A datagram arrived on `socket` from `from` at `now`. Returns which call it belonged to; packets no call
-    /// claims are dropped.
+    /// A datagram arrived on `socket` from `from` at `now`: RTP, or RTCP (on an RTCP socket, or multiplexed on
+    /// the RTP one). Returns which call it belonged to; packets no call claims are dropped.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -434,6 +485,19 @@ impl MediaPlane {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Ownership {
+        if let Some(rtp_socket) = self.sockets.rtp_of(socket) {
+            // RTCP comes from the port above the caller's RTP port (RFC 3550 §11).
+            let rtp_from = SocketAddr::new(from.ip(), from.port().wrapping_sub(1));
+            let owner = self.sockets.owner(rtp_socket, rtp_from);
+            return self.receive_rtcp(owner, datagram);
+        }
+        if rtcp::is_rtcp(datagram) {
+            let owner = self
+                .sockets
+                .owner(socket, from)
+                .filter(|id| self.call(*id).is_some_and(|call| call.rtcp_mux()));
+            return self.receive_rtcp(owner, datagram);
+        }
         let ownership = match self.sockets.owner(socket, from) {
             Some(id) => Ownership::Owned(id),
             None => match self.follow(socket, from) {
@@ -456,6 +520,28 @@ impl MediaPlane {
         }
         self.decoded = decoded;
         ownership
+    }
+
+    /// An RTCP datagram for call `owner`: its report about our stream is kept; anything unreadable, or from
+    /// no call's address, is dropped and counted.
+    fn receive_rtcp(&mut self, owner: Option<MediaCallId>, datagram: &[u8]) -> Ownership {
+        let Some(id) = owner else {
+            self.rtcp.dropped += 1;
+            return Ownership::Unknown;
+        };
+        let Some(call) = self.call_mut(id) else {
+            return Ownership::Unknown;
+        };
+        match rtcp::report_about(datagram, call.sender.ssrc()) {
+            Ok(report) => {
+                if report.is_some() {
+                    call.reception = report;
+                }
+                self.rtcp.received += 1;
+            }
+            Err(()) => self.rtcp.dropped += 1,
+        }
+        Ownership::Owned(id)
     }
 
     // ---- timers ----
@@ -625,8 +711,49 @@ impl MediaPlane {
                         destination: stream.setup.remote,
                         bytes: start..start + len,
                     });
+                    call.sent.packets = call.sent.packets.wrapping_add(1);
+                    call.sent.octets = call.sent.octets.wrapping_add(payload.len() as u32);
                 }
                 _ => self.send_buffer.truncate(start),
+            }
+            if call.report_due.is_some_and(|due| due <= now) {
+                call.report_due = Some(now + REPORT_INTERVAL);
+                // Multiplexed: to the RTP address; else from the RTCP socket to the port above it.
+                let route = if stream.setup.rtcp_mux {
+                    Some((call.socket, stream.setup.remote))
+                } else {
+                    let remote = stream.setup.remote;
+                    self.sockets.rtcp_of(call.socket).map(|socket| {
+                        (
+                            socket,
+                            SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)),
+                        )
+                    })
+                };
+                let cname = self.sockets.local(call.socket).map_or_else(
+                    || "vportal".to_owned(),
+                    |local| format!("vportal@{}", local.ip()),
+                );
+                let report = rtcp::sender_report(
+                    call.sender.ssrc(),
+                    &cname,
+                    &self.clock,
+                    now,
+                    call.sender.timestamp(),
+                    call.sent,
+                );
+                if let (Some((socket, destination)), Some(report)) = (route, report)
+                    && stream.setup.send
+                {
+                    let start = self.send_buffer.len();
+                    self.send_buffer.extend_from_slice(&report);
+                    self.queued.push(Queued {
+                        socket,
+                        destination,
+                        bytes: start..self.send_buffer.len(),
+                    });
+                    self.rtcp.reports_sent += 1;
+                }
             }
             if !stream.playout.is_playing()
                 && let Some(play) = call.playing.take()

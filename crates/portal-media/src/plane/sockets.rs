@@ -22,36 +22,83 @@ struct SharedSocket {
     /// Calls on this socket by the remote address their packets come from.
     remotes: HashMap<SocketAddr, MediaCallId>,
     calls: usize,
+    /// The RTCP socket beside it (the next port up), if the driver bound one.
+    rtcp: Option<SocketId>,
+}
+
+/// An RTP socket (shared by calls), or the RTCP socket of one.
+enum Entry {
+    Rtp(SharedSocket),
+    Rtcp { rtp: SocketId, local: SocketAddr },
+}
+
+/// The sockets a socket released when its last call closed: the driver closes both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Released {
+    /// The RTP socket.
+    pub rtp: SocketId,
+    /// Its RTCP socket, if it had one.
+    pub rtcp: Option<SocketId>,
 }
 
 /// The sockets and the remote address each call is filed under.
 #[derive(Default)]
 pub(super) struct SocketTable {
-    sockets: Vec<Option<SharedSocket>>,
+    sockets: Vec<Option<Entry>>,
 }
 
 impl SocketTable {
-    /// Adds a socket the driver bound; its id is the first free index.
+    /// Adds an RTP socket the driver bound; its id is the first free index.
     pub(super) fn add(&mut self, local: SocketAddr) -> SocketId {
-        let socket = SharedSocket {
+        self.insert(Entry::Rtp(SharedSocket {
             local,
             remotes: HashMap::new(),
             calls: 0,
-        };
+            rtcp: None,
+        }))
+    }
+
+    /// Adds the RTCP socket of RTP socket `rtp`.
+    pub(super) fn add_rtcp(&mut self, rtp: SocketId, local: SocketAddr) -> SocketId {
+        let id = self.insert(Entry::Rtcp { rtp, local });
+        if let Some(socket) = self.get_mut(rtp) {
+            socket.rtcp = Some(id);
+        }
+        id
+    }
+
+    fn insert(&mut self, entry: Entry) -> SocketId {
         match self.sockets.iter().position(Option::is_none) {
             Some(index) => {
-                self.sockets[index] = Some(socket);
+                self.sockets[index] = Some(entry);
                 SocketId(index as u32)
             }
             None => {
-                self.sockets.push(Some(socket));
+                self.sockets.push(Some(entry));
                 SocketId(self.sockets.len() as u32 - 1)
             }
         }
     }
 
+    /// The local address of any socket, RTP or RTCP.
     pub(super) fn local(&self, socket: SocketId) -> Option<SocketAddr> {
-        self.get(socket).map(|socket| socket.local)
+        match self.sockets.get(socket.0 as usize)?.as_ref()? {
+            Entry::Rtp(shared) => Some(shared.local),
+            Entry::Rtcp { local, .. } => Some(*local),
+        }
+    }
+
+    /// The RTP socket whose RTCP socket `socket` is.
+    pub(super) fn rtp_of(&self, socket: SocketId) -> Option<SocketId> {
+        match self.sockets.get(socket.0 as usize)?.as_ref()? {
+            Entry::Rtcp { rtp, .. } => Some(*rtp),
+            Entry::Rtp(_) => None,
+        }
+    }
+
+    /// The RTCP socket of RTP socket `socket`.
+    pub(super) fn rtcp_of(&self, socket: SocketId) -> Option<SocketId> {
+        self.get(socket)?.rtcp
     }
 
     /// The least busy socket with room whose calls do not use `remote` yet (spreading what arrives over the
@@ -61,7 +108,9 @@ impl SocketTable {
             .iter()
             .enumerate()
             .filter_map(|(index, socket)| {
-                let socket = socket.as_ref()?;
+                let Some(Entry::Rtp(socket)) = socket else {
+                    return None;
+                };
                 let fits = socket.calls < CALLS_PER_SOCKET
                     && remote.is_none_or(|remote| !socket.remotes.contains_key(&remote));
                 fits.then_some((index, socket.calls))
@@ -76,14 +125,14 @@ impl SocketTable {
         }
     }
 
-    /// Takes call `id` (filed under `remote`) off `socket`; returns the socket when no call uses it any more,
-    /// so the driver can close it.
+    /// Takes call `id` (filed under `remote`) off `socket`; returns the socket (and its RTCP socket) when no
+    /// call uses it any more, so the driver can close them.
     pub(super) fn leave(
         &mut self,
         socket_id: SocketId,
         id: MediaCallId,
         remote: Option<SocketAddr>,
-    ) -> Option<SocketId> {
+    ) -> Option<Released> {
         let socket = self.get_mut(socket_id)?;
         if let Some(remote) = remote
             && socket.remotes.get(&remote) == Some(&id)
@@ -94,8 +143,15 @@ impl SocketTable {
         if socket.calls > 0 {
             return None;
         }
+        let rtcp = socket.rtcp;
         self.sockets[socket_id.0 as usize] = None;
-        Some(socket_id)
+        if let Some(rtcp) = rtcp {
+            self.sockets[rtcp.0 as usize] = None;
+        }
+        Some(Released {
+            rtp: socket_id,
+            rtcp,
+        })
     }
 
     /// Files call `id` under `remote` in place of `previous`. Returns false when `remote` was another call's,
@@ -141,11 +197,17 @@ impl SocketTable {
     }
 
     fn get(&self, socket: SocketId) -> Option<&SharedSocket> {
-        self.sockets.get(socket.0 as usize)?.as_ref()
+        match self.sockets.get(socket.0 as usize)?.as_ref()? {
+            Entry::Rtp(shared) => Some(shared),
+            Entry::Rtcp { .. } => None,
+        }
     }
 
     fn get_mut(&mut self, socket: SocketId) -> Option<&mut SharedSocket> {
-        self.sockets.get_mut(socket.0 as usize)?.as_mut()
+        match self.sockets.get_mut(socket.0 as usize)?.as_mut()? {
+            Entry::Rtp(shared) => Some(shared),
+            Entry::Rtcp { .. } => None,
+        }
     }
 }
 

@@ -20,12 +20,13 @@ fn setup(remote: SocketAddr) -> StreamSetup {
         payload_type: 0,
         telephone_event_pt: Some(101),
         send: true,
+        rtcp_mux: false,
     }
 }
 
 /// A plane with one socket, and a call on it streaming to `remote`.
 fn plane_with_call(start: Instant, remote: SocketAddr) -> (MediaPlane, MediaCallId) {
-    let mut plane = MediaPlane::new(1);
+    let mut plane = MediaPlane::new(1, WallClock::now());
     plane.add_socket(PORTAL);
     let call = plane.open(start, Some(remote)).unwrap();
     plane.stream(start, call, setup(remote));
@@ -138,7 +139,7 @@ fn a_call_hears_silence_then_its_prompt_then_silence_one_frame_every_20_ms() {
 fn each_call_gets_exactly_one_frame_per_20_ms_whatever_the_number_of_calls() {
     let start = Instant::now();
     let mut now = start;
-    let mut plane = MediaPlane::new(3);
+    let mut plane = MediaPlane::new(3, WallClock::now());
     plane.add_socket(PORTAL);
     let callers: Vec<SocketAddr> = (0..50).map(|i| phone(5000 + 2 * i)).collect();
     for caller in &callers {
@@ -169,7 +170,7 @@ fn a_driver_held_up_gets_the_frames_due_once_not_a_burst_of_every_missed_one() {
 #[test]
 fn calls_share_a_socket_unless_they_share_a_remote_address() {
     let now = Instant::now();
-    let mut plane = MediaPlane::new(1);
+    let mut plane = MediaPlane::new(1, WallClock::now());
     let first_socket = plane.add_socket(PORTAL);
     let (a, b) = (phone(4000), phone(4002));
     let first_a = plane.open(now, Some(a)).unwrap();
@@ -184,7 +185,10 @@ fn calls_share_a_socket_unless_they_share_a_remote_address() {
     assert_eq!(plane.owner(second_socket, a), Some(second_a));
     assert_eq!(
         plane.close(second_a),
-        Some(second_socket),
+        Some(Released {
+            rtp: second_socket,
+            rtcp: None
+        }),
         "an empty socket is released"
     );
     assert_eq!(plane.close(first_a), None, "b still uses the first");
@@ -263,7 +267,7 @@ fn a_stopped_recording_comes_back_with_what_the_caller_said() {
 #[test]
 fn a_recording_asked_for_before_the_stream_starts_with_it() {
     let now = Instant::now();
-    let mut plane = MediaPlane::new(1);
+    let mut plane = MediaPlane::new(1, WallClock::now());
     plane.add_socket(PORTAL);
     let call = plane.open(now, None).unwrap();
     plane.record(now, call, RecorderConfig::default());
@@ -360,6 +364,138 @@ fn frames_queued_for_a_socket_released_before_they_were_sent_are_dropped() {
     let start = Instant::now();
     let (mut plane, call) = plane_with_call(start, phone(4000));
     plane.handle_timeout(start);
-    let socket = plane.close(call).expect("its socket is released");
-    assert_eq!(plane.poll_transmit(), None, "nothing for {socket:?}");
+    let released = plane.close(call).expect("its socket is released");
+    assert_eq!(plane.poll_transmit(), None, "nothing for {released:?}");
+}
+
+/// A plane whose socket has its RTCP socket (port + 1), and a call streaming to `remote`.
+fn plane_with_rtcp(
+    start: Instant,
+    remote: SocketAddr,
+    rtcp_mux: bool,
+) -> (MediaPlane, MediaCallId) {
+    let mut plane = MediaPlane::new(1, WallClock::now());
+    let rtp = plane.add_socket(PORTAL);
+    plane.add_rtcp_socket(rtp, SocketAddr::new(PORTAL.ip(), PORTAL.port() + 1));
+    let call = plane.open(start, Some(remote)).unwrap();
+    plane.stream(
+        start,
+        call,
+        StreamSetup {
+            rtcp_mux,
+            ..setup(remote)
+        },
+    );
+    (plane, call)
+}
+
+fn rtcp_sent(sent: &[(SocketAddr, Vec<u8>)]) -> Vec<(SocketAddr, Vec<u8>)> {
+    sent.iter()
+        .filter(|(_, bytes)| rtcp::is_rtcp(bytes))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_sender_report_goes_to_the_port_above_the_callers_every_5_s_counting_what_was_sent() {
+    let start = Instant::now();
+    let mut now = start;
+    let caller = phone(4000);
+    let (mut plane, _call) = plane_with_rtcp(start, caller, false);
+    let sent = run_for(&mut plane, &mut now, 12_000);
+    let reports = rtcp_sent(&sent);
+    assert_eq!(reports.len(), 2, "at 5 s and 10 s");
+    assert!(
+        reports
+            .iter()
+            .all(|(to, _)| to.port() == 4001 && to.ip() == caller.ip())
+    );
+    let mut bytes = bytes::Bytes::from(reports[1].1.clone());
+    let packets = ::rtcp::packet::unmarshal(&mut bytes).unwrap();
+    let report = packets[0]
+        .as_any()
+        .downcast_ref::<::rtcp::sender_report::SenderReport>()
+        .unwrap();
+    // 10 s of 50 frames a second went out before the second report: 500 frames, 160 octets each.
+    assert!(
+        (499..=501).contains(&report.packet_count),
+        "{}",
+        report.packet_count
+    );
+    assert_eq!(report.octet_count, report.packet_count * 160);
+    assert_eq!(plane.rtcp_counts().reports_sent, 2);
+}
+
+#[test]
+fn with_rtcp_mux_reports_share_the_rtp_address_and_the_callers_are_told_from_its_rtp() {
+    let start = Instant::now();
+    let mut now = start;
+    let caller = phone(4000);
+    let (mut plane, call) = plane_with_rtcp(start, caller, true);
+    let sent = run_for(&mut plane, &mut now, 5_100);
+    let reports = rtcp_sent(&sent);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].0, caller);
+    // The caller's receiver report, on the RTP port.
+    let our_ssrc = RtpPacket::parse(&sent[0].1).unwrap().ssrc;
+    let rr = ::rtcp::receiver_report::ReceiverReport {
+        ssrc: 77,
+        reports: vec![::rtcp::reception_report::ReceptionReport {
+            ssrc: our_ssrc,
+            fraction_lost: 12,
+            total_lost: 4,
+            jitter: 30,
+            ..Default::default()
+        }],
+        profile_extensions: bytes::Bytes::new(),
+    };
+    let packets: Vec<Box<dyn ::rtcp::packet::Packet + Send + Sync>> = vec![Box::new(rr)];
+    let datagram = ::rtcp::packet::marshal(&packets).unwrap();
+    assert_eq!(
+        plane.handle_datagram(now, SocketId(0), caller, &datagram),
+        Ownership::Owned(call)
+    );
+    assert_eq!(
+        plane.reception(call),
+        Some(ReceptionStats {
+            fraction_lost: 12,
+            total_lost: 4,
+            jitter: 30
+        })
+    );
+    assert!(events(&mut plane).is_empty(), "RTCP is no key and no audio");
+}
+
+#[test]
+fn rtcp_from_strangers_or_unreadable_is_dropped_and_counted() {
+    let start = Instant::now();
+    let caller = phone(4000);
+    let (mut plane, call) = plane_with_rtcp(start, caller, false);
+    let rtcp_socket = SocketId(1);
+    let garbage = [0x80, 201, 0, 9, 1, 2, 3, 4];
+    assert_eq!(
+        plane.handle_datagram(start, rtcp_socket, phone(4001), &garbage),
+        Ownership::Owned(call),
+        "the caller's RTCP port, but no readable RTCP"
+    );
+    assert_eq!(
+        plane.handle_datagram(start, rtcp_socket, phone(5001), &garbage),
+        Ownership::Unknown
+    );
+    assert_eq!(
+        plane.rtcp_counts(),
+        RtcpCounts {
+            received: 0,
+            dropped: 2,
+            reports_sent: 0
+        }
+    );
+    assert_eq!(plane.reception(call), None);
+    assert_eq!(
+        plane.close(call),
+        Some(Released {
+            rtp: SocketId(0),
+            rtcp: Some(rtcp_socket)
+        })
+    );
 }

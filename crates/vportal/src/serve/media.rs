@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use portal_core::PlayId;
-use portal_media::plane::{MediaCallId, MediaPlane, NeedSocket, PortRotation, SocketId};
+use portal_media::plane::{
+    MediaCallId, MediaPlane, NeedSocket, PortRotation, Released, SocketId, WallClock,
+};
 use portal_media::plane::{MediaEvent, StreamSetup};
 use portal_media::prompts::PlayItem;
 use portal_media::recording::RecorderConfig;
@@ -155,10 +157,11 @@ impl MediaThread {
     fn new(ip: IpAddr, ports: (u16, u16), commands: Receiver<Command>) -> io::Result<MediaThread> {
         Ok(MediaThread {
             ip,
-            ports: PortRotation::new(ports.0, ports.1),
+            // Each RTP port has its RTCP port above it: both stay inside the range.
+            ports: PortRotation::new(ports.0, ports.1.saturating_sub(1)),
             commands,
             poll: Poll::new()?,
-            plane: MediaPlane::new(rand::random()),
+            plane: MediaPlane::new(rand::random(), WallClock::now()),
             sockets: Vec::new(),
             calls: HashMap::new(),
             received: vec![0; 2048],
@@ -223,10 +226,8 @@ impl MediaThread {
             Command::StopRecording(id) => self.plane.stop_recording(id),
             Command::Close(id) => {
                 self.calls.remove(&id);
-                if let Some(socket) = self.plane.close(id)
-                    && let Some(mut socket) = self.sockets[socket.0 as usize].take()
-                {
-                    let _ = self.poll.registry().deregister(&mut socket);
+                if let Some(released) = self.plane.close(id) {
+                    self.release(released);
                 }
             }
         }
@@ -255,31 +256,52 @@ impl MediaThread {
         Ok((id, local))
     }
 
-    /// Binds a socket on the next free even port of the range and gives it to the plane.
+    /// Binds an RTP socket on the next free even port of the range and its RTCP socket on the port above
+    /// (RFC 3550 §11), and gives both to the plane.
     fn bind_socket(&mut self) -> io::Result<()> {
         let mut last_error = None;
         for _ in 0..self.ports.len() {
             let Some(port) = self.ports.next_port() else {
                 continue;
             };
-            let local = SocketAddr::new(self.ip, port);
-            match bind_udp(local) {
-                Ok(mut socket) => {
-                    let id = self.plane.add_socket(socket.local_addr()?);
-                    let index = id.0 as usize;
-                    if self.sockets.len() <= index {
-                        self.sockets.resize_with(index + 1, || None);
-                    }
-                    self.poll
-                        .registry()
-                        .register(&mut socket, Token(index), Interest::READABLE)?;
-                    self.sockets[index] = Some(socket);
+            let bound = bind_udp(SocketAddr::new(self.ip, port)).and_then(|rtp| {
+                let rtcp = bind_udp(SocketAddr::new(self.ip, port.wrapping_add(1)))?;
+                Ok((rtp, rtcp))
+            });
+            match bound {
+                Ok((rtp, rtcp)) => {
+                    let rtp_id = self.plane.add_socket(rtp.local_addr()?);
+                    self.register(rtp_id, rtp)?;
+                    let rtcp_id = self.plane.add_rtcp_socket(rtp_id, rtcp.local_addr()?);
+                    self.register(rtcp_id, rtcp)?;
                     return Ok(());
                 }
                 Err(error) => last_error = Some(error),
             }
         }
-        Err(last_error.unwrap_or_else(|| io::Error::other("no RTP port is free")))
+        Err(last_error.unwrap_or_else(|| io::Error::other("no RTP port pair is free")))
+    }
+
+    /// Keeps `socket` as the plane's `id` and has mio report when it can be read.
+    fn register(&mut self, id: SocketId, mut socket: UdpSocket) -> io::Result<()> {
+        let index = id.0 as usize;
+        if self.sockets.len() <= index {
+            self.sockets.resize_with(index + 1, || None);
+        }
+        self.poll
+            .registry()
+            .register(&mut socket, Token(index), Interest::READABLE)?;
+        self.sockets[index] = Some(socket);
+        Ok(())
+    }
+
+    /// Closes the sockets the plane released.
+    fn release(&mut self, released: Released) {
+        for id in [Some(released.rtp), released.rtcp].into_iter().flatten() {
+            if let Some(mut socket) = self.sockets.get_mut(id.0 as usize).and_then(Option::take) {
+                let _ = self.poll.registry().deregister(&mut socket);
+            }
+        }
     }
 
     /// Reads everything waiting on one socket into the plane.
@@ -371,6 +393,7 @@ mod tests {
             payload_type: 0,
             telephone_event_pt: Some(101),
             send: true,
+            rtcp_mux: false,
         }
     }
 
@@ -391,6 +414,12 @@ mod tests {
             .unwrap();
         call_b.stream(setup(b.local_addr().unwrap()));
         assert_eq!(call_a.local(), call_b.local(), "one shared socket");
+        let rtcp = SocketAddr::new(call_a.local().ip(), call_a.local().port() + 1);
+        assert_eq!(
+            StdUdpSocket::bind(rtcp).unwrap_err().kind(),
+            std::io::ErrorKind::AddrInUse,
+            "its RTCP port is bound beside it"
+        );
         let mut buffer = [0u8; 2048];
         let (len, from) = a.recv_from(&mut buffer).unwrap();
         assert_eq!(from, call_a.local());

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_core::{Audit, CallConfig};
-use portal_media::plane::{MediaCallId, MediaEvent, MediaPlane, NeedSocket, Ownership, SocketId};
+use portal_media::plane::{
+    MediaCallId, MediaEvent, MediaPlane, NeedSocket, Ownership, SocketId, WallClock,
+};
 use portal_media::prompts::PromptLibrary;
 use portal_notify::Outbox;
 use portal_session::{Session, SessionConfig, SessionInput, SessionOutput};
@@ -71,7 +73,7 @@ pub struct SimServer {
     sessions: HashMap<CallHandle, Session>,
     media_calls: HashMap<CallHandle, MediaCallId>,
     calls_by_media: HashMap<MediaCallId, CallHandle>,
-    /// The plane's sockets' addresses, by socket id.
+    /// The plane's sockets' addresses (RTP and RTCP), by socket id.
     rtp_sockets: Vec<Option<SocketAddr>>,
     next_rtp_port: u16,
     /// Inputs that arrive later (store answers), with when.
@@ -94,7 +96,7 @@ impl SimServer {
         let endpoint = Endpoint::new(config);
         SimServer {
             endpoint,
-            plane: MediaPlane::new(7),
+            plane: MediaPlane::new(7, WallClock::now()),
             store,
             notifier: Outbox::in_data_dir(data, "vportal <voicemail@localhost>").unwrap(),
             config: Arc::new(SessionConfig {
@@ -275,14 +277,14 @@ impl SimServer {
                 let opened = match self.plane.open(now, remote_hint) {
                     Ok(id) => Some(id),
                     Err(NeedSocket) => {
+                        // An RTP port and its RTCP port above it, as serve binds them.
                         let local = SocketAddr::new(PORTAL_SIP.ip(), self.next_rtp_port);
+                        let rtcp = SocketAddr::new(PORTAL_SIP.ip(), self.next_rtp_port + 1);
                         self.next_rtp_port += 2;
                         let socket = self.plane.add_socket(local);
-                        let index = socket.0 as usize;
-                        if self.rtp_sockets.len() <= index {
-                            self.rtp_sockets.resize(index + 1, None);
-                        }
-                        self.rtp_sockets[index] = Some(local);
+                        self.keep_socket(socket, local);
+                        let rtcp_socket = self.plane.add_rtcp_socket(socket, rtcp);
+                        self.keep_socket(rtcp_socket, rtcp);
                         self.plane.open(now, remote_hint).ok()
                     }
                 };
@@ -357,12 +359,23 @@ impl SimServer {
                 self.sessions.remove(&call);
                 if let Some(id) = self.media_calls.remove(&call) {
                     self.calls_by_media.remove(&id);
-                    if let Some(socket) = self.plane.close(id) {
-                        self.rtp_sockets[socket.0 as usize] = None;
+                    if let Some(released) = self.plane.close(id) {
+                        for socket in [Some(released.rtp), released.rtcp].into_iter().flatten() {
+                            self.rtp_sockets[socket.0 as usize] = None;
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Remembers the address of the plane's socket `id` (RTP or RTCP).
+    fn keep_socket(&mut self, id: SocketId, local: SocketAddr) {
+        let index = id.0 as usize;
+        if self.rtp_sockets.len() <= index {
+            self.rtp_sockets.resize(index + 1, None);
+        }
+        self.rtp_sockets[index] = Some(local);
     }
 
     fn later(&mut self, now: Instant, call: CallHandle, input: SessionInput) {
