@@ -1,6 +1,6 @@
 //! The `vportal-harness` command against a real `vportal serve`: `run` with scenario files (over UDP and over
 //! TCP; a failure names the line, the step and what was heard) and `load` (the JSON report parses and its
-//! counts add up).
+//! counts add up); and its command line: help and version exit 0, a bad command line exits 2 with a usage line.
 
 mod support;
 
@@ -227,4 +227,104 @@ fn number_per_caller_refuses_a_number_that_is_not_digits() {
         stderr.contains("--number-per-caller") && stderr.contains("+4455501"),
         "{stderr}"
     );
+}
+
+#[test]
+fn help_and_version_exit_0_and_list_the_commands() {
+    let output = harness(&["--help"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let help = text(&output.stdout);
+    assert!(help.contains("Usage: vportal-harness <COMMAND>"), "{help}");
+    for command in ["run", "load", "call"] {
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "{command}: {help}"
+        );
+    }
+
+    // Every option of every command is listed with its help line.
+    for (command, options) in [
+        (
+            "run",
+            "--server --scenario --transport --prompts --trace-sip",
+        ),
+        (
+            "load",
+            "--server --scenario --calls --rate --duration --transport --server-pid --json --prompts \
+             --number-per-caller",
+        ),
+        (
+            "call",
+            "--server --from --to --script --transport --dtmf --telephone-event --codecs --digit-ms --gap-ms \
+             --prompts --timeout-s --trace-sip --calls --parallel",
+        ),
+    ] {
+        let output = harness(&[command, "--help"]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let help = text(&output.stdout);
+        let usage = format!("Usage: vportal-harness {command} ");
+        assert!(help.contains(&usage), "{help}");
+        // `-h` keeps each option and its help on one line: the option, its value name, spaces, the help.
+        let short = text(&harness(&[command, "-h"]).stdout);
+        for option in options.split_whitespace() {
+            let listed = option_line(&help, option);
+            assert!(listed.is_some(), "{command} {option}: {help}");
+            let line = option_line(&short, option);
+            assert!(
+                line.is_some_and(|line| line
+                    .split("  ")
+                    .skip(1)
+                    .any(|part| !part.trim().is_empty())),
+                "{command} {option} has no help line: {short}"
+            );
+        }
+    }
+
+    let output = harness(&["--version"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(text(&output.stdout).starts_with("vportal-harness "));
+}
+
+/// Exit status 2, nothing on standard output, and `expected` in the message; no server is needed.
+#[test]
+fn a_bad_command_line_exits_2_with_a_usage_line() {
+    let refused = |args: &str, expected: &str| {
+        let output = harness(&args.split_whitespace().collect::<Vec<_>>());
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args}: {stderr}");
+        assert!(stderr.contains(expected), "{args}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args}");
+    };
+    refused("--bogus", "Usage: vportal-harness <COMMAND>");
+    refused("", "Usage: vportal-harness <COMMAND>");
+    refused("dance", "Usage: vportal-harness <COMMAND>");
+    let run = "run --server 127.0.0.1:9 --scenario a.scenario";
+    refused(&format!("{run} --bogus"), "Usage: vportal-harness run ");
+    // An option of another command is unknown here.
+    refused(&format!("{run} --json"), "Usage: vportal-harness run ");
+    refused("run --server nowhere --scenario a.scenario", "--server");
+    let load = "load --server 127.0.0.1:9 --scenario a.scenario";
+    refused(&format!("{load} --calls 3"), "Usage: vportal-harness load ");
+    refused(&format!("{load} --calls 0 --rate 1"), "--calls");
+
+    // A value that is not valid: the message names the option.
+    let call = "call --server 127.0.0.1:9 --from 1 --to 2";
+    refused(&format!("{call} --script dance"), "--script");
+    refused(
+        &format!("{call} --script hangup --digit-ms x"),
+        "--digit-ms",
+    );
+    refused(
+        &format!("{call} --script hangup --telephone-event 90"),
+        "96-127 or none",
+    );
+    refused(&format!("{call} --script hangup --codecs g729"), "--codecs");
+    refused(&format!("{call} --script hangup --dtmf tones"), "--dtmf");
+}
+
+/// The line of a help text that lists `option`.
+fn option_line<'a>(help: &'a str, option: &str) -> Option<&'a str> {
+    help.lines()
+        .map(str::trim)
+        .find(|line| *line == option || line.starts_with(&format!("{option} ")))
 }

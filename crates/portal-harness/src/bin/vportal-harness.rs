@@ -9,164 +9,286 @@
 //!     --script "expect welcome; press 1357924#; expect main_menu; press 9; expect goodbye; expect hangup"
 //! ```
 //!
-//! Scenario files are described in `portal_harness::scenario`, the load report in `portal_harness::load`.
-//!
-//! Options: `--transport udp|tcp` (SIP over UDP, the default, or over one TCP connection; on `run` and `load`
-//! it overrides the scenario's `transport` line), `--dtmf rfc4733|info|inband`, `--telephone-event PT|none`, `--codecs pcmu,pcma`, `--digit-ms N`,
-//! `--gap-ms N`, `--prompts DIR`, `--timeout-s N`, `--trace-sip`, and for load `--calls N --parallel M`
-//! (every call runs the script; a summary follows). The script language is described in
-//! `portal_harness::script`. Exit status: 0 when every call followed its script, 1 when one did not, 2 for a
-//! bad command line.
+//! `vportal-harness --help` and `vportal-harness COMMAND --help` describe every option. Scenario files are
+//! described in `portal_harness::scenario`, the script language in `portal_harness::script`, the load report
+//! in `portal_harness::load`. Exit status: 0 when every call followed its script, 1 when one did not, 2 for a
+//! bad command line (with a usage line) or a scenario that cannot be read.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::{Parser, Subcommand, ValueEnum};
 use portal_harness::load::{self, LoadOptions};
 use portal_harness::scenario::Scenario;
 use portal_harness::script::{self, Step};
 use portal_harness::{Codec, DialOptions, DtmfMode, Phone, SipTransport};
 
-const USAGE: &str = "usage: vportal-harness run --server ADDR --scenario FILE [--transport udp|tcp] [--prompts DIR]
-        [--trace-sip]
-       vportal-harness load --server ADDR --scenario FILE --calls N --rate R [--duration S]
-        [--transport udp|tcp] [--server-pid PID] [--json] [--prompts DIR] [--number-per-caller]
-       vportal-harness call --server ADDR --from NUMBER --to NUMBER --script STEPS
-        [--transport udp|tcp] [--dtmf rfc4733|info|inband] [--telephone-event PT|none] [--codecs pcmu,pcma]
-        [--digit-ms N] [--gap-ms N] [--prompts DIR] [--timeout-s N] [--trace-sip]
-        [--calls N --parallel M]
+const SCENARIO_HELP: &str = "\
+A scenario FILE has a header (from N, to N, transport udp|tcp, dtmf rfc4733|info|inband,
+telephone-event PT|none, codecs pcmu,pcma, timeout SECONDS, digit-ms N, gap-ms N), then one step per
+line: expect PROMPT... | expect hangup | start PROMPT | press KEYS | say MS | say FILE.wav | wait MS |
+hangup, with `expect P within 5s`, `press K after 500ms`, `press K at 12s` (its last key 12 s after the
+run began), and `call [from N] [to N]` for the next call; // starts a comment.
+See crates/portal-harness/README.md and examples/scenarios/.";
 
-STEPS are separated by ';': expect PROMPT... | expect hangup | start PROMPT | press KEYS |
-say MS | say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)
-A scenario FILE has a header (from N, to N, transport udp|tcp, dtmf rfc4733|info|inband, telephone-event PT|none,
-codecs pcmu,pcma, timeout SECONDS, digit-ms N, gap-ms N), then one step per line (the steps above,
-`expect P within 5s`, `press K after 500ms`, `press K at 12s` (its last key 12 s after the run began),
-`call [from N] [to N]` for the next call); // comments. --number-per-caller: load caller i calls from N + i.";
+const STEPS_HELP: &str = "\
+STEPS are separated by ';': expect PROMPT... | expect hangup | start PROMPT | press KEYS | say MS |
+say FILE.wav | wait MS | hangup   (<audio> in expect is audio that is no prompt)";
 
-/// What `run` and `load` take.
-#[derive(Debug)]
+const EXIT_HELP: &str = "\
+Exit status: 0 when every call followed its script, 1 when one did not, 2 for a bad command line or a
+scenario that cannot be read.";
+
+/// vportal-harness: a test phone for vportal. It calls the portal over the network, presses keys, recognises
+/// the prompts it hears, and prints what happened.
+#[derive(Debug, Parser)]
+// The hand-written parser let a repeated option's last value win; keep that for existing scripts.
+#[command(name = "vportal-harness", version, after_help = EXIT_HELP, args_override_self = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Place the calls of a scenario file and print each call's transcript.
+    ///
+    /// Each step is printed as it starts; a failing step stops the run with its line, what was expected and
+    /// what was heard instead.
+    #[command(after_help = SCENARIO_HELP)]
+    Run(RunArgs),
+    /// Run a scenario as many concurrent callers and report the measurements.
+    ///
+    /// Reports call setup, lost keys, the reaction to `#`, RTP timing and, with --server-pid, the server's
+    /// CPU and memory, as a table or JSON. The portal must exempt this source from its per-source INVITE
+    /// limit (`[sip] invite_rate_per_second = 0.0`, or the source in `trusted`), or it answers 503.
+    #[command(after_help = SCENARIO_HELP)]
+    Load(LoadArgs),
+    /// Place a call that follows a script given on the command line and print its transcript.
+    ///
+    /// With --calls N it places N such calls, --parallel at a time, and prints a summary instead.
+    #[command(after_help = STEPS_HELP)]
+    Call(CallArgs),
+}
+
+/// What `run` and `load` share.
+#[derive(Debug, clap::Args)]
 struct ScenarioArgs {
-    server: std::net::SocketAddr,
-    path: std::path::PathBuf,
-    prompts: Option<std::path::PathBuf>,
-    trace: bool,
+    /// The portal's SIP address (UDP and TCP listen on the same port).
+    #[arg(long, value_name = "ADDR")]
+    server: SocketAddr,
+    /// The scenario file to follow.
+    #[arg(long, value_name = "FILE")]
+    scenario: PathBuf,
+    /// How SIP travels to the portal; overrides the scenario's `transport` line (RTP is always UDP).
+    #[arg(long, value_enum, ignore_case = true)]
+    transport: Option<Transport>,
+    /// The prompt recordings to recognise what the portal plays (default: the repository's prompts/).
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// Print every SIP message sent and received to standard error.
+    #[arg(long)]
+    trace_sip: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+    /// How many callers to start, each running the scenario on its own thread.
+    #[arg(long, value_name = "N", value_parser = positive_count)]
     calls: usize,
+    /// Callers started per second.
+    #[arg(long, value_name = "R", value_parser = positive_rate)]
     rate: f64,
+    /// Keep every caller running the scenario again until S seconds have passed since the first started
+    /// (sustained load); without it each runs it once.
+    #[arg(long, value_name = "S", value_parser = seconds)]
     duration: Option<Duration>,
+    /// Measure this server process's CPU time and peak memory (from /proc) during the run.
+    #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
     json: bool,
-    /// Overrides the scenario's `transport` line.
-    transport: Option<SipTransport>,
-    /// Caller `i` calls from the scenario's number plus `i`.
+    /// Caller i (from 0) calls from each call's number plus i, so that each caller is its own user; every
+    /// calling number must be digits.
+    #[arg(long)]
     number_per_caller: bool,
 }
 
-fn parse_scenario_args(load: bool, args: &[String]) -> Result<ScenarioArgs, String> {
-    let mut parsed = ScenarioArgs {
-        server: "127.0.0.1:5060".parse().map_err(|_| "address")?,
-        path: Default::default(),
-        prompts: None,
-        trace: false,
-        calls: 1,
-        rate: 10.0,
-        duration: None,
-        server_pid: None,
-        json: false,
-        transport: None,
-        number_per_caller: false,
-    };
-    let (mut server, mut path, mut calls, mut rate) = (false, false, false, false);
-    let mut iter = args.iter();
-    while let Some(flag) = iter.next() {
-        match flag.as_str() {
-            "--trace-sip" if !load => {
-                parsed.trace = true;
-                continue;
-            }
-            "--json" if load => {
-                parsed.json = true;
-                continue;
-            }
-            "--number-per-caller" if load => {
-                parsed.number_per_caller = true;
-                continue;
-            }
-            _ => {}
-        }
-        let value = iter
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?
-            .as_str();
-        let bad = || format!("{flag}: {value:?} is not valid");
-        match flag.as_str() {
-            "--server" => {
-                parsed.server = value.parse().map_err(|_| bad())?;
-                server = true;
-            }
-            "--scenario" => {
-                parsed.path = value.into();
-                path = true;
-            }
-            "--prompts" => parsed.prompts = Some(value.into()),
-            "--transport" => parsed.transport = Some(parse_transport(value)?),
-            "--calls" if load => {
-                parsed.calls = value.parse().ok().filter(|&n| n > 0).ok_or_else(bad)?;
-                calls = true;
-            }
-            "--rate" if load => {
-                parsed.rate = value
-                    .parse()
-                    .ok()
-                    .filter(|&r: &f64| r > 0.0 && r.is_finite())
-                    .ok_or_else(bad)?;
-                rate = true;
-            }
-            "--duration" if load => {
-                let seconds: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|&s: &f64| s >= 0.0 && s.is_finite())
-                    .ok_or_else(bad)?;
-                parsed.duration = Some(Duration::from_secs_f64(seconds));
-            }
-            "--server-pid" if load => parsed.server_pid = Some(value.parse().map_err(|_| bad())?),
-            other => return Err(format!("unknown option {other:?}")),
-        }
-    }
-    if !server {
-        return Err("--server is required".into());
-    }
-    if !path {
-        return Err("--scenario is required".into());
-    }
-    if load && !(calls && rate) {
-        return Err("load needs --calls and --rate".into());
-    }
-    Ok(parsed)
+#[derive(Debug, clap::Args)]
+struct CallArgs {
+    /// The portal's SIP address (UDP and TCP listen on the same port).
+    #[arg(long, value_name = "ADDR")]
+    server: SocketAddr,
+    /// The calling number (the portal recognises its users by it).
+    #[arg(long, value_name = "NUMBER")]
+    from: String,
+    /// The number dialed.
+    #[arg(long, value_name = "NUMBER")]
+    to: String,
+    /// What the call does, as steps separated by ';' (see below).
+    #[arg(long, value_name = "STEPS", value_parser = steps)]
+    script: Steps,
+    /// How SIP travels to the portal (RTP is always UDP).
+    #[arg(long, value_enum, ignore_case = true, default_value = "udp")]
+    transport: Transport,
+    /// How keys are sent: RFC 4733 events in RTP, SIP INFO requests, or tones in the audio.
+    #[arg(long, value_enum, default_value = "rfc4733")]
+    dtmf: Dtmf,
+    /// The payload type offered for telephone-event (96-127), or none; with --dtmf inband the default
+    /// becomes none, since the portal listens for tones only then.
+    #[arg(long, value_name = "PT|none", value_parser = payload_type, default_value = "101")]
+    telephone_event: PayloadType,
+    /// The codecs offered, in order, separated by commas.
+    #[arg(long, value_name = "pcmu,pcma", value_parser = codecs, default_value = "pcmu,pcma")]
+    codecs: Codecs,
+    /// How long each key is held, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    digit_ms: u32,
+    /// The pause after each key, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    gap_ms: u32,
+    /// The prompt recordings to recognise what the portal plays (default: the repository's prompts/).
+    #[arg(long, value_name = "DIR")]
+    prompts: Option<PathBuf>,
+    /// How long any step may wait, in seconds.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    timeout_s: u64,
+    /// Print every SIP message sent and received to standard error.
+    #[arg(long)]
+    trace_sip: bool,
+    /// Place this many calls, each following the script, then print a summary (0 counts as 1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    calls: usize,
+    /// How many of those calls run at a time (at most --calls).
+    #[arg(long, value_name = "M", default_value_t = 1)]
+    parallel: usize,
 }
 
-fn parse_transport(value: &str) -> Result<SipTransport, String> {
-    SipTransport::parse(value).ok_or_else(|| format!("--transport: {value:?} is not udp or tcp"))
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl From<Transport> for SipTransport {
+    fn from(transport: Transport) -> Self {
+        match transport {
+            Transport::Udp => SipTransport::Udp,
+            Transport::Tcp => SipTransport::Tcp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Dtmf {
+    Rfc4733,
+    Info,
+    Inband,
+}
+
+impl From<Dtmf> for DtmfMode {
+    fn from(dtmf: Dtmf) -> Self {
+        match dtmf {
+            Dtmf::Rfc4733 => DtmfMode::Rfc4733,
+            Dtmf::Info => DtmfMode::SipInfo,
+            Dtmf::Inband => DtmfMode::Inband,
+        }
+    }
+}
+
+// Newtypes: clap's derive would read a bare `Vec` or `Option` field as "many values" or "optional".
+
+/// A parsed `--script`.
+#[derive(Debug, Clone)]
+struct Steps(Vec<Step>);
+
+/// `--telephone-event`: a payload type, or none.
+#[derive(Debug, Clone, Copy)]
+struct PayloadType(Option<u8>);
+
+/// `--codecs`, in the order offered.
+#[derive(Debug, Clone)]
+struct Codecs(Vec<Codec>);
+
+fn steps(text: &str) -> Result<Steps, String> {
+    script::parse(text).map(Steps).map_err(|e| e.to_string())
+}
+
+fn payload_type(text: &str) -> Result<PayloadType, String> {
+    if text == "none" {
+        return Ok(PayloadType(None));
+    }
+    text.parse::<u8>()
+        .ok()
+        .filter(|pt| (96..=127).contains(pt))
+        .map(|pt| PayloadType(Some(pt)))
+        .ok_or_else(|| format!("{text:?} is not 96-127 or none"))
+}
+
+fn codecs(text: &str) -> Result<Codecs, String> {
+    text.split(',')
+        .map(|c| match c.trim().to_ascii_lowercase().as_str() {
+            "pcmu" => Ok(Codec::Pcmu),
+            "pcma" => Ok(Codec::Pcma),
+            other => Err(format!("{other:?} is not pcmu or pcma")),
+        })
+        .collect::<Result<_, _>>()
+        .map(Codecs)
+}
+
+fn positive_count(text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?} is not a number above 0"))
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    text.parse()
+        .ok()
+        .filter(|&r: &f64| r > 0.0 && r.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a rate above 0"))
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse()
+        .ok()
+        .filter(|&s: &f64| s >= 0.0 && s.is_finite())
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
 }
 
 /// `vportal-harness run`: every call of the scenario, with its transcript.
-fn run_scenario(args: &ScenarioArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.path) {
+fn run_scenario(args: &RunArgs) -> ExitCode {
+    let path = &args.scenario.scenario;
+    let scenario = match Scenario::load(path) {
         Ok(scenario) => scenario,
         Err(error) => {
-            eprintln!("vportal-harness: {}: {error}", args.path.display());
+            eprintln!("vportal-harness: {}: {error}", path.display());
             return ExitCode::from(2);
         }
     };
     let records = scenario.run(
         |call| {
-            let mut options = scenario.dial_options(call, args.server);
-            options.trace_sip = args.trace;
-            if let Some(transport) = args.transport {
-                options.transport = transport;
+            let mut options = scenario.dial_options(call, args.scenario.server);
+            options.trace_sip = args.trace_sip;
+            if let Some(transport) = args.scenario.transport {
+                options.transport = transport.into();
             }
-            if let Some(prompts) = &args.prompts {
+            if let Some(prompts) = &args.scenario.prompts {
                 options.prompts_dir = prompts.clone();
             }
             println!(
@@ -184,26 +306,23 @@ fn run_scenario(args: &ScenarioArgs) -> ExitCode {
             println!("{line}");
         }
         if let Err(failure) = &record.result {
-            eprintln!("vportal-harness: {}: {failure}", args.path.display());
+            eprintln!("vportal-harness: {}: {failure}", path.display());
             status = ExitCode::from(1);
         }
     }
     if status == ExitCode::SUCCESS {
-        println!(
-            "ok: {} call(s) followed {}",
-            records.len(),
-            args.path.display()
-        );
+        println!("ok: {} call(s) followed {}", records.len(), path.display());
     }
     status
 }
 
 /// `vportal-harness load`: the report, as a table or JSON.
-fn run_load(args: &ScenarioArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.path) {
+fn run_load(args: &LoadArgs) -> ExitCode {
+    let path = &args.scenario.scenario;
+    let scenario = match Scenario::load(path) {
         Ok(scenario) => scenario,
         Err(error) => {
-            eprintln!("vportal-harness: {}: {error}", args.path.display());
+            eprintln!("vportal-harness: {}: {error}", path.display());
             return ExitCode::from(2);
         }
     };
@@ -222,17 +341,17 @@ fn run_load(args: &ScenarioArgs) -> ExitCode {
         }
     }
     let options = LoadOptions {
-        server: args.server,
+        server: args.scenario.server,
         calls: args.calls,
         rate: args.rate,
         duration: args.duration,
         server_pid: args.server_pid,
-        prompts_dir: args.prompts.clone(),
+        prompts_dir: args.scenario.prompts.clone(),
         t1: Duration::from_millis(500),
-        transport: args.transport,
+        transport: args.scenario.transport.map(SipTransport::from),
         number_per_caller: args.number_per_caller,
     };
-    let report = load::run(&scenario, &args.path.display().to_string(), &options);
+    let report = load::run(&scenario, &path.display().to_string(), &options);
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -254,8 +373,9 @@ fn run_load(args: &ScenarioArgs) -> ExitCode {
 /// One load call: its number, how it went, and when its first prompt started after the dial.
 type Outcome = (usize, Result<(), String>, Option<Duration>);
 
+/// What `call` places: the dial, the script, and how many calls at a time.
 #[derive(Debug)]
-struct Args {
+struct CallPlan {
     options: DialOptions,
     steps: Vec<Step>,
     timeout: Duration,
@@ -263,132 +383,44 @@ struct Args {
     parallel: usize,
 }
 
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut iter = args.iter();
-    match iter.next().map(String::as_str) {
-        Some("call") => {}
-        Some("-h" | "--help") | None => return Err(String::new()),
-        Some(other) => return Err(format!("unknown command {other:?}")),
-    }
-    let mut server = None;
-    let mut from = None;
-    let mut to = None;
-    let mut script_text = None;
-    let mut transport = SipTransport::Udp;
-    let mut dtmf = DtmfMode::Rfc4733;
-    let mut telephone_event = Some(101);
-    let mut codecs = vec![Codec::Pcmu, Codec::Pcma];
-    let mut digit_ms = 100;
-    let mut gap_ms = 100;
-    let mut prompts = None;
-    let mut timeout = Duration::from_secs(30);
-    let mut trace = false;
-    let mut calls = 1;
-    let mut parallel = 1;
-    while let Some(flag) = iter.next() {
-        if flag == "--trace-sip" {
-            trace = true;
-            continue;
+impl From<CallArgs> for CallPlan {
+    fn from(args: CallArgs) -> Self {
+        let dtmf = DtmfMode::from(args.dtmf);
+        let mut options = DialOptions::new(args.server, args.from, args.to);
+        options.transport = args.transport.into();
+        options.dtmf_mode = dtmf;
+        options.telephone_event_pt =
+            if dtmf == DtmfMode::Inband && args.telephone_event.0 == Some(101) {
+                None // in-band keys are only heard without telephone-event
+            } else {
+                args.telephone_event.0
+            };
+        options.codecs = args.codecs.0;
+        options.digit_ms = args.digit_ms;
+        options.gap_ms = args.gap_ms;
+        if let Some(prompts) = args.prompts {
+            options.prompts_dir = prompts;
         }
-        let value = iter
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?
-            .as_str();
-        let number = |v: &str| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{flag}: {v:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--server" => {
-                server = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("--server: {value:?} is not an address"))?,
-                )
-            }
-            "--from" => from = Some(value.to_owned()),
-            "--to" => to = Some(value.to_owned()),
-            "--script" => script_text = Some(value.to_owned()),
-            "--transport" => transport = parse_transport(value)?,
-            "--dtmf" => {
-                dtmf = match value {
-                    "rfc4733" => DtmfMode::Rfc4733,
-                    "info" => DtmfMode::SipInfo,
-                    "inband" => DtmfMode::Inband,
-                    other => {
-                        return Err(format!("--dtmf: {other:?} is not rfc4733, info or inband"));
-                    }
-                }
-            }
-            "--telephone-event" => {
-                telephone_event = match value {
-                    "none" => None,
-                    pt => Some(
-                        pt.parse::<u8>()
-                            .ok()
-                            .filter(|pt| (96..=127).contains(pt))
-                            .ok_or_else(|| {
-                                format!("--telephone-event: {pt:?} is not 96-127 or none")
-                            })?,
-                    ),
-                }
-            }
-            "--codecs" => {
-                codecs = value
-                    .split(',')
-                    .map(|c| match c.trim().to_ascii_lowercase().as_str() {
-                        "pcmu" => Ok(Codec::Pcmu),
-                        "pcma" => Ok(Codec::Pcma),
-                        other => Err(format!("--codecs: {other:?} is not pcmu or pcma")),
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            "--digit-ms" => digit_ms = number(value)? as u32,
-            "--gap-ms" => gap_ms = number(value)? as u32,
-            "--prompts" => prompts = Some(value.into()),
-            "--timeout-s" => timeout = Duration::from_secs(number(value)?),
-            "--calls" => calls = number(value)?.max(1) as usize,
-            "--parallel" => parallel = number(value)?.max(1) as usize,
-            other => return Err(format!("unknown option {other:?}")),
+        options.trace_sip = args.trace_sip;
+        let calls = args.calls.max(1);
+        CallPlan {
+            options,
+            steps: args.script.0,
+            timeout: Duration::from_secs(args.timeout_s),
+            calls,
+            parallel: args.parallel.clamp(1, calls),
         }
     }
-    let server = server.ok_or("--server is required")?;
-    let from = from.ok_or("--from is required")?;
-    let to = to.ok_or("--to is required")?;
-    let steps =
-        script::parse(&script_text.ok_or("--script is required")?).map_err(|e| e.to_string())?;
-    let mut options = DialOptions::new(server, from, to);
-    options.transport = transport;
-    options.dtmf_mode = dtmf;
-    options.telephone_event_pt = if dtmf == DtmfMode::Inband && telephone_event == Some(101) {
-        None // in-band keys are only heard without telephone-event
-    } else {
-        telephone_event
-    };
-    options.codecs = codecs;
-    options.digit_ms = digit_ms;
-    options.gap_ms = gap_ms;
-    if let Some(prompts) = prompts {
-        options.prompts_dir = prompts;
-    }
-    options.trace_sip = trace;
-    Ok(Args {
-        options,
-        steps,
-        timeout,
-        calls,
-        parallel: parallel.min(calls),
-    })
 }
 
 /// One call: dial, run the script, hang up if the script did not end the call.
-fn one_call(args: &Args, print: bool) -> (Result<(), String>, Vec<String>, Option<Duration>) {
+fn one_call(plan: &CallPlan, print: bool) -> (Result<(), String>, Vec<String>, Option<Duration>) {
     let dialed = Instant::now();
-    let phone = match Phone::dial(args.options.clone()) {
+    let phone = match Phone::dial(plan.options.clone()) {
         Ok(phone) => phone,
         Err(error) => return (Err(format!("dial: {error}")), Vec::new(), None),
     };
-    let result = script::run(&phone, &args.steps, args.timeout, |step| {
+    let result = script::run(&phone, &plan.steps, plan.timeout, |step| {
         if print {
             println!("# {step}");
         }
@@ -402,32 +434,10 @@ fn one_call(args: &Args, print: bool) -> (Result<(), String>, Vec<String>, Optio
     (result, phone.transcript(), first_prompt)
 }
 
-fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(command @ ("run" | "load")) = raw.first().map(String::as_str) {
-        let load = command == "load";
-        return match parse_scenario_args(load, &raw[1..]) {
-            Ok(args) if load => run_load(&args),
-            Ok(args) => run_scenario(&args),
-            Err(problem) => {
-                eprintln!("vportal-harness: {problem}");
-                eprintln!("{USAGE}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    let args = match parse_args(&raw) {
-        Ok(args) => args,
-        Err(problem) => {
-            if !problem.is_empty() {
-                eprintln!("vportal-harness: {problem}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if args.calls == 1 {
-        let (result, transcript, _) = one_call(&args, true);
+/// `vportal-harness call`: one call with its transcript, or many with a summary.
+fn run_calls(plan: &CallPlan) -> ExitCode {
+    if plan.calls == 1 {
+        let (result, transcript, _) = one_call(plan, true);
         for line in transcript {
             println!("{line}");
         }
@@ -448,14 +458,14 @@ fn main() -> ExitCode {
     let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let started = Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..args.parallel {
+        for _ in 0..plan.parallel {
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= args.calls {
+                    if index >= plan.calls {
                         return;
                     }
-                    let (result, transcript, first) = one_call(&args, false);
+                    let (result, transcript, first) = one_call(plan, false);
                     let first_ms = first.map_or_else(|| "-".into(), |f| f.as_millis().to_string());
                     match &result {
                         Ok(()) => println!("call {index}: ok (first prompt after {first_ms} ms)"),
@@ -479,7 +489,7 @@ fn main() -> ExitCode {
         "{ok} of {} calls followed the script in {:.1} s ({} at a time)",
         results.len(),
         started.elapsed().as_secs_f64(),
-        args.parallel
+        plan.parallel
     );
     if let (Some(min), Some(max)) = (firsts.first(), firsts.last()) {
         let median = firsts[firsts.len() / 2];
@@ -497,28 +507,61 @@ fn main() -> ExitCode {
     }
 }
 
+fn main() -> ExitCode {
+    // clap exits 0 for --help and --version, 2 with a usage line for a bad command line.
+    match Cli::parse().command {
+        Command::Run(args) => run_scenario(&args),
+        Command::Load(args) => run_load(&args),
+        Command::Call(args) => run_calls(&CallPlan::from(args)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    fn args(text: &str) -> Result<Args, String> {
-        parse_args(
-            &text
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
-        )
+    fn parse(text: &str) -> Result<Command, String> {
+        Cli::try_parse_from(std::iter::once("vportal-harness").chain(text.split_whitespace()))
+            .map(|cli| cli.command)
+            .map_err(|e| e.to_string())
+    }
+
+    fn call(text: &str) -> Result<CallPlan, String> {
+        match parse(text)? {
+            Command::Call(args) => Ok(args.into()),
+            other => panic!("not a call: {other:?}"),
+        }
+    }
+
+    fn run(text: &str) -> Result<RunArgs, String> {
+        match parse(&format!("run {text}"))? {
+            Command::Run(args) => Ok(args),
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    fn load(text: &str) -> Result<LoadArgs, String> {
+        match parse(&format!("load {text}"))? {
+            Command::Load(args) => Ok(args),
+            other => panic!("not a load: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn reads_a_call() {
-        let parsed = args(
+        let parsed = call(
             "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script expect_welcome_placeholder \
              --dtmf inband --codecs pcma,pcmu --calls 4 --parallel 8",
         );
         // The script word is not a step: the error names it.
         assert!(parsed.unwrap_err().contains("expect_welcome_placeholder"));
-        let parsed = args(
+        let parsed = call(
             "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --dtmf inband \
              --codecs pcma,pcmu --calls 4 --parallel 8",
         )
@@ -528,85 +571,85 @@ mod tests {
         assert_eq!(parsed.options.telephone_event_pt, None);
         assert_eq!(parsed.options.codecs, [Codec::Pcma, Codec::Pcmu]);
         assert_eq!((parsed.calls, parsed.parallel), (4, 4));
-        let tcp = args(
-            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --transport tcp",
+        let defaults =
+            call("call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup")
+                .unwrap();
+        assert_eq!(defaults.options.dtmf_mode, DtmfMode::Rfc4733);
+        assert_eq!(defaults.options.telephone_event_pt, Some(101));
+        assert_eq!(defaults.options.codecs, [Codec::Pcmu, Codec::Pcma]);
+        assert_eq!(
+            (defaults.options.digit_ms, defaults.options.gap_ms),
+            (100, 100)
+        );
+        assert_eq!(defaults.timeout, Duration::from_secs(30));
+        assert_eq!((defaults.calls, defaults.parallel), (1, 1));
+        assert!(!defaults.options.trace_sip);
+        let tcp = call(
+            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --transport tcp \
+             --telephone-event none --codecs PCMA --calls 0 --timeout-s 5 --trace-sip",
         )
         .unwrap();
         assert_eq!(tcp.options.transport, SipTransport::Tcp);
-        let wrong = args(
+        assert_eq!(tcp.options.telephone_event_pt, None);
+        assert_eq!(tcp.options.codecs, [Codec::Pcma]);
+        assert_eq!((tcp.calls, tcp.parallel), (1, 1));
+        assert_eq!(tcp.timeout, Duration::from_secs(5));
+        assert!(tcp.options.trace_sip);
+        let wrong = call(
             "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --transport sctp",
         );
-        assert!(wrong.unwrap_err().contains("udp or tcp"));
-        assert!(args("call --from 1").is_err());
-        assert!(args("dance").is_err());
-        assert!(args("call --server x --from 1 --to 2 --script hangup").is_err());
+        assert!(wrong.unwrap_err().contains("--transport"));
+        let wrong = call(
+            "call --server 127.0.0.1:5070 --from 5551001 --to 5558000 --script hangup --telephone-event 90",
+        );
+        assert!(wrong.unwrap_err().contains("96-127 or none"));
+        assert!(call("call --from 1").is_err());
+        assert!(parse("dance").is_err());
+        assert!(call("call --server x --from 1 --to 2 --script hangup").is_err());
+        // A repeated option: the last one counts, as before clap.
+        let twice = call(
+            "call --server 127.0.0.1:5070 --from 1 --from 2 --to 3 --script hangup --dtmf info --dtmf inband",
+        )
+        .unwrap();
+        assert_eq!(twice.options.from, "2");
+        assert_eq!(twice.options.dtmf_mode, DtmfMode::Inband);
     }
 
     #[test]
     fn reads_run_and_load() {
-        let words =
-            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_owned).collect() };
-        let run = parse_scenario_args(
-            false,
-            &words("--server 127.0.0.1:5060 --scenario a.vps --trace-sip"),
-        )
-        .unwrap();
-        assert!(run.trace);
-        assert_eq!(run.transport, None);
-        let run = parse_scenario_args(
-            false,
-            &words("--server 127.0.0.1:5060 --scenario a.vps --transport TCP"),
-        )
-        .unwrap();
-        assert_eq!(run.transport, Some(SipTransport::Tcp));
-        assert!(
-            parse_scenario_args(
-                false,
-                &words("--server 127.0.0.1:5060 --scenario a.vps --calls 3")
-            )
-            .is_err()
-        );
-        let load = parse_scenario_args(
-            true,
-            &words("--server 127.0.0.1:5060 --scenario a.vps --calls 20 --rate 5 --duration 30 --server-pid 42 --json --transport udp"),
+        let parsed = run("--server 127.0.0.1:5060 --scenario a.vps --trace-sip").unwrap();
+        assert!(parsed.trace_sip);
+        assert!(parsed.scenario.transport.is_none());
+        let parsed = run("--server 127.0.0.1:5060 --scenario a.vps --transport TCP").unwrap();
+        assert!(matches!(parsed.scenario.transport, Some(Transport::Tcp)));
+        assert!(run("--server 127.0.0.1:5060 --scenario a.vps --calls 3").is_err());
+        let parsed = load(
+            "--server 127.0.0.1:5060 --scenario a.vps --calls 20 --rate 5 --duration 30 --server-pid 42 \
+             --json --transport udp",
         )
         .unwrap();
         assert_eq!(
-            (load.calls, load.rate, load.server_pid, load.json),
+            (parsed.calls, parsed.rate, parsed.server_pid, parsed.json),
             (20, 5.0, Some(42), true)
         );
-        assert_eq!(load.transport, Some(SipTransport::Udp));
-        assert_eq!(load.duration, Some(Duration::from_secs(30)));
-        assert!(!load.number_per_caller);
-        let load = parse_scenario_args(
-            true,
-            &words(
-                "--server 127.0.0.1:5060 --scenario a.vps --calls 2 --rate 1 --number-per-caller",
-            ),
-        )
-        .unwrap();
-        assert!(load.number_per_caller);
+        assert!(matches!(parsed.scenario.transport, Some(Transport::Udp)));
+        assert_eq!(parsed.duration, Some(Duration::from_secs(30)));
+        assert!(!parsed.number_per_caller);
+        let parsed =
+            load("--server 127.0.0.1:5060 --scenario a.vps --calls 2 --rate 1 --number-per-caller")
+                .unwrap();
+        assert!(parsed.number_per_caller);
+        assert!(run("--server 127.0.0.1:5060 --scenario a.vps --number-per-caller").is_err());
+        assert!(load("--server 127.0.0.1:5060 --scenario a.vps --calls 20").is_err());
+        let zero = load("--server 127.0.0.1:5060 --scenario a.vps --calls 0 --rate 1");
+        assert!(zero.unwrap_err().contains("--calls"));
+        assert!(load("--server 127.0.0.1:5060 --scenario a.vps --calls 1 --rate 0").is_err());
+        assert!(load("--server 127.0.0.1:5060 --scenario a.vps --calls 1 --rate inf").is_err());
         assert!(
-            parse_scenario_args(
-                false,
-                &words("--server 127.0.0.1:5060 --scenario a.vps --number-per-caller")
-            )
-            .is_err()
+            load("--server 127.0.0.1:5060 --scenario a.vps --calls 1 --rate 1 --duration -1")
+                .is_err()
         );
-        assert!(
-            parse_scenario_args(
-                true,
-                &words("--server 127.0.0.1:5060 --scenario a.vps --calls 20")
-            )
-            .is_err()
-        );
-        assert!(
-            parse_scenario_args(
-                true,
-                &words("--server 127.0.0.1:5060 --scenario a.vps --calls 0 --rate 1")
-            )
-            .is_err()
-        );
-        assert!(parse_scenario_args(false, &words("--scenario a.vps")).is_err());
+        assert!(run("--scenario a.vps").is_err());
+        assert!(run("--server 127.0.0.1:5060").is_err());
     }
 }
