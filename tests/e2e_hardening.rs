@@ -1,6 +1,7 @@
 //! End to end, against the real `vportal serve`: what a black-box attack run on loopback tried, repeated.
-//! Idle, half-sent and excess TCP connections; an oversized TCP message; an INVITE flood from one source.
-//! After each, calls still work, and the refusals are in the `security` log.
+//! Idle, half-sent and excess TCP connections; an oversized TCP message; an INVITE flood from one source; a
+//! From the portal should not believe; an IPv6 offer to an IPv4 portal. After each, calls still work, and the
+//! refusals are in the `security` log. And the RTCP a call now gets.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -206,4 +207,136 @@ fn an_invite_flood_gets_at_most_one_response_per_refused_invite_and_calls_go_on(
             .any(|line| line.contains("security") && line.contains("rate limit")),
         "the flood is logged"
     );
+}
+
+#[test]
+fn from_a_network_the_portal_does_not_vouch_for_a_users_number_gets_the_star_key_path() {
+    let server = Server::start_demo("identify_from = []\n");
+    // A user's number, and a user's number without a passcode: the same prompt as any stranger's.
+    for number in ["5551001", "5551005"] {
+        let phone = dial_from(&server, number);
+        must(
+            &server,
+            &phone,
+            phone.wait_for_start(P::EnterMailbox, CALL_WAIT),
+        );
+        must(&server, &phone, phone.hang_up());
+    }
+    let phone = dial_from(&server, "5551001");
+    must(
+        &server,
+        &phone,
+        phone.wait_for_start(P::EnterMailbox, CALL_WAIT),
+    );
+    must(&server, &phone, phone.press("1001#"));
+    must(
+        &server,
+        &phone,
+        phone.wait_for_start(P::EnterPasscode, CALL_WAIT),
+    );
+    must(&server, &phone, phone.press("1357924#"));
+    must(
+        &server,
+        &phone,
+        phone.wait_for_start(P::MainMenu, CALL_WAIT),
+    );
+    must(&server, &phone, phone.hang_up());
+}
+
+/// An INVITE from `socket` (a bare-bones phone) whose SDP offers PCMU at `c=` `address` and `m=` port `rtp_port`.
+fn invite_with_offer(socket: &UdpSocket, server: &Server, address: &str, rtp_port: u16) -> String {
+    let port = socket.local_addr().unwrap().port();
+    let family = if address.contains(':') { "IP6" } else { "IP4" };
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN {family} {address}\r\ns=-\r\nc=IN {family} {address}\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+    );
+    let invite = format!(
+        "INVITE sip:5558000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKbare{rtp_port}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:5551001@127.0.0.1>;tag=bare\r\nTo: <sip:5558000@127.0.0.1>\r\n\
+         Call-ID: bare{rtp_port}@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:5551001@127.0.0.1:{port}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    socket.send_to(invite.as_bytes(), server.sip).unwrap();
+    invite
+}
+
+/// The first final response to arrive on `socket` within 5 s.
+fn final_response(socket: &UdpSocket) -> String {
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut buffer = [0u8; 65_536];
+    while Instant::now() < until {
+        if let Ok(len) = socket.recv(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..len]).into_owned();
+            if text.starts_with("SIP/2.0 ") && !text.starts_with("SIP/2.0 1") {
+                return text;
+            }
+        }
+    }
+    panic!("no final response");
+}
+
+#[test]
+fn an_ipv6_offer_to_an_ipv4_portal_gets_488() {
+    let server = Server::start_demo("");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    invite_with_offer(&phone, &server, "2001:db8::10", 40_000);
+    let response = final_response(&phone);
+    assert!(response.starts_with("SIP/2.0 488 "), "{response}");
+    a_call_logs_in(&server, SipTransport::Udp);
+}
+
+#[test]
+fn a_call_gets_an_rtcp_sender_report_on_the_port_above_its_rtp_5_s_in() {
+    let server = Server::start_demo("");
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // The phone's RTP port and the RTCP port above it.
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp_port = rtp.local_addr().unwrap().port();
+    let rtcp = match UdpSocket::bind(("127.0.0.1", rtp_port + 1)) {
+        Ok(rtcp) => rtcp,
+        Err(error) => panic!("the port above {rtp_port} is taken: {error}"),
+    };
+    let invite = invite_with_offer(&phone, &server, "127.0.0.1", rtp_port);
+    let ok = final_response(&phone);
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    let header = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let ack = format!(
+        "ACK sip:5558000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKbareack\r\nMax-Forwards: 70\r\n\
+         From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        phone.local_addr().unwrap(),
+        header(&invite, "From:"),
+        header(&ok, "To:"),
+        header(&invite, "Call-ID:"),
+    );
+    phone.send_to(ack.as_bytes(), server.sip).unwrap();
+    rtcp.set_read_timeout(Some(Duration::from_secs(7))).unwrap();
+    let mut buffer = [0u8; 1500];
+    let (len, from) = rtcp
+        .recv_from(&mut buffer)
+        .expect("a sender report within 7 s");
+    let report = &buffer[..len];
+    assert_eq!(report[0] >> 6, 2, "RTCP version 2");
+    assert_eq!(report[1], 200, "a sender report first (RFC 3550 §6.1)");
+    assert_eq!(
+        from.port() % 2,
+        1,
+        "sent from the portal's RTCP port, the odd one above its RTP port"
+    );
+    // The report's SSRC is the one of the audio the call receives.
+    let mut audio = [0u8; 1500];
+    rtp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let (audio_len, _) = rtp.recv_from(&mut audio).unwrap();
+    assert!(audio_len >= 12);
+    assert_eq!(report[4..8], audio[8..12], "the same SSRC");
 }
