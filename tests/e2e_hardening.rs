@@ -340,3 +340,38 @@ fn a_call_gets_an_rtcp_sender_report_on_the_port_above_its_rtp_5_s_in() {
     assert!(audio_len >= 12);
     assert_eq!(report[4..8], audio[8..12], "the same SSRC");
 }
+
+#[test]
+fn an_unknown_method_gets_501_an_unreadable_request_400_and_both_reach_the_security_log() {
+    let server = Server::start_demo("");
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Responses go where the Via says: this socket.
+    let here = format!("127.0.0.1:{}", probe.local_addr().unwrap().port());
+    let request = |branch: &str| options_request(branch, "UDP").replace("127.0.0.1:5999", &here);
+    probe
+        .send_to(
+            request("newmethod")
+                .replace("OPTIONS", "NEWMETHOD")
+                .as_bytes(),
+            server.sip,
+        )
+        .unwrap();
+    assert!(final_response(&probe).starts_with("SIP/2.0 501 Not Implemented\r\n"));
+    // Two Call-IDs: RFC 3261 allows one.
+    let broken = request("broken").replace(
+        "CSeq: 1 OPTIONS\r\n",
+        "CSeq: 1 OPTIONS\r\nCall-ID: another@127.0.0.1\r\n",
+    );
+    probe.send_to(broken.as_bytes(), server.sip).unwrap();
+    assert!(final_response(&probe).starts_with("SIP/2.0 400 "));
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    for kind in ["method not served", "unreadable request"] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains("security") && line.contains(kind)),
+            "{kind} is logged"
+        );
+    }
+    a_call_logs_in(&server, SipTransport::Udp);
+}
