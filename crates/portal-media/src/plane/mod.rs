@@ -29,7 +29,12 @@
 //! Drain rule: after any call of the first three kinds, drain `poll_transmit` and `poll_event` until both
 //! return `None`, then sleep until `poll_timeout` or the next datagram. The plane never reads a clock: every
 //! method that needs the time takes `now`.
+//!
+//! Inside: `sockets` (which shared socket a call uses, which call a packet is from), `pacing` (each slot of
+//! the wheel), `receive` (RTP and RTCP from callers), `rtcp` (sender reports and what callers report back).
 
+mod pacing;
+mod receive;
 mod rtcp;
 mod sockets;
 
@@ -40,11 +45,11 @@ use std::time::{Duration, Instant};
 
 use portal_core::{Digit, PlayId};
 
-use crate::dtmf::{DtmfUpdate, InbandDetector, KeySource, TelephoneEventReceiver};
+use crate::dtmf::{InbandDetector, KeySource, TelephoneEventReceiver};
 use crate::g711::Codec;
-use crate::prompts::{PlayItem, Playout, Tick};
+use crate::prompts::{PlayItem, Playout};
 use crate::recording::{Recorder, RecorderConfig, Recording};
-use crate::rtp::{RtpPacket, RtpSender, SAMPLES_PER_FRAME, SEND_BUFFER_LEN};
+use crate::rtp::{RtpPacket, RtpSender, SAMPLES_PER_FRAME};
 
 pub use rtcp::{REPORT_INTERVAL, ReceptionStats, WallClock};
 use sockets::SocketTable;
@@ -516,32 +521,10 @@ impl MediaPlane {
             .as_mut()
             .filter(|call| call.generation == id.generation)
         {
-            receive_into(id, call, &packet, &mut decoded, now, &mut self.events);
+            receive::receive_into(id, call, &packet, &mut decoded, now, &mut self.events);
         }
         self.decoded = decoded;
         ownership
-    }
-
-    /// An RTCP datagram for call `owner`: its report about our stream is kept; anything unreadable, or from
-    /// no call's address, is dropped and counted.
-    fn receive_rtcp(&mut self, owner: Option<MediaCallId>, datagram: &[u8]) -> Ownership {
-        let Some(id) = owner else {
-            self.rtcp.dropped += 1;
-            return Ownership::Unknown;
-        };
-        let Some(call) = self.call_mut(id) else {
-            return Ownership::Unknown;
-        };
-        match rtcp::report_about(datagram, call.sender.ssrc()) {
-            Ok(report) => {
-                if report.is_some() {
-                    call.reception = report;
-                }
-                self.rtcp.received += 1;
-            }
-            Err(()) => self.rtcp.dropped += 1,
-        }
-        Ownership::Owned(id)
     }
 
     // ---- timers ----
@@ -626,191 +609,6 @@ impl MediaPlane {
         if !self.sockets.file(socket, id, previous, remote) {
             tracing::warn!(%remote, "two calls share an RTP address; the newer one receives");
         }
-    }
-
-    /// The call on `socket` that a packet from the unknown address `from` belongs to, if exactly one call that
-    /// has heard nothing yet announced `from`'s port at another IP; that call's remote address becomes `from`.
-    fn follow(&mut self, socket: SocketId, from: SocketAddr) -> Option<MediaCallId> {
-        let (announced, id) = {
-            let calls = &self.calls;
-            let mut candidates =
-                self.sockets
-                    .same_port_elsewhere(socket, from)
-                    .filter(|(_, id)| {
-                        calls[id.index as usize].as_ref().is_some_and(|call| {
-                            call.generation == id.generation && !call.heard_from
-                        })
-                    });
-            let only = candidates.next()?;
-            if candidates.next().is_some() {
-                return None;
-            }
-            only
-        };
-        self.set_remote_key(id, from);
-        if let Some(stream) = self.call_mut(id)?.stream.as_mut() {
-            stream.setup.remote = from;
-        }
-        tracing::debug!(%announced, %from, "the caller sends RTP from another address; following it");
-        Some(id)
-    }
-
-    /// Queues the next frame of every call in `slot`, and ends recordings whose time is up.
-    fn pace_slot(&mut self, slot: usize, now: Instant) {
-        for position in 0..self.wheel[slot].len() {
-            let index = self.wheel[slot][position];
-            let Some(call) = self.calls[index].as_mut() else {
-                continue;
-            };
-            let id = MediaCallId {
-                index: index as u32,
-                generation: call.generation,
-            };
-            if let Some(recorder) = call.recorder.as_mut()
-                && recorder.handle_timeout(now).is_some()
-                && let Some(recorder) = call.recorder.take()
-            {
-                self.events.push_back(MediaEvent::RecordingDone {
-                    call: id,
-                    recording: recorder.finish(),
-                });
-            }
-            let Some(stream) = call.stream.as_mut() else {
-                continue;
-            };
-            let silence = match stream.setup.codec {
-                Codec::Pcmu => &self.silence_pcmu,
-                Codec::Pcma => &self.silence_pcma,
-            };
-            let payload = match stream.playout.tick() {
-                Tick::Frame(frame) => {
-                    call.was_playing = true;
-                    frame
-                }
-                Tick::Finished | Tick::Idle => {
-                    if std::mem::take(&mut call.was_playing) {
-                        // Silence after a playlist is a new talkspurt (the marker tells listeners).
-                        call.sender.start_talkspurt();
-                    }
-                    silence
-                }
-            };
-            let start = self.send_buffer.len();
-            self.send_buffer.resize(start + SEND_BUFFER_LEN, 0);
-            // The header is always written, so the stream's sequence runs on while the caller holds.
-            let built = call.sender.build_audio(
-                stream.setup.payload_type,
-                payload,
-                &mut self.send_buffer[start..],
-            );
-            match built {
-                Ok(len) if stream.setup.send => {
-                    self.send_buffer.truncate(start + len);
-                    self.queued.push(Queued {
-                        socket: call.socket,
-                        destination: stream.setup.remote,
-                        bytes: start..start + len,
-                    });
-                    call.sent.packets = call.sent.packets.wrapping_add(1);
-                    call.sent.octets = call.sent.octets.wrapping_add(payload.len() as u32);
-                }
-                _ => self.send_buffer.truncate(start),
-            }
-            if call.report_due.is_some_and(|due| due <= now) {
-                call.report_due = Some(now + REPORT_INTERVAL);
-                // Multiplexed: to the RTP address; else from the RTCP socket to the port above it.
-                let route = if stream.setup.rtcp_mux {
-                    Some((call.socket, stream.setup.remote))
-                } else {
-                    let remote = stream.setup.remote;
-                    self.sockets.rtcp_of(call.socket).map(|socket| {
-                        (
-                            socket,
-                            SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)),
-                        )
-                    })
-                };
-                let cname = self.sockets.local(call.socket).map_or_else(
-                    || "vportal".to_owned(),
-                    |local| format!("vportal@{}", local.ip()),
-                );
-                let report = rtcp::sender_report(
-                    call.sender.ssrc(),
-                    &cname,
-                    &self.clock,
-                    now,
-                    call.sender.timestamp(),
-                    call.sent,
-                );
-                if let (Some((socket, destination)), Some(report)) = (route, report)
-                    && stream.setup.send
-                {
-                    let start = self.send_buffer.len();
-                    self.send_buffer.extend_from_slice(&report);
-                    self.queued.push(Queued {
-                        socket,
-                        destination,
-                        bytes: start..self.send_buffer.len(),
-                    });
-                    self.rtcp.reports_sent += 1;
-                }
-            }
-            if !stream.playout.is_playing()
-                && let Some(play) = call.playing.take()
-            {
-                self.events
-                    .push_back(MediaEvent::PlaylistDone { call: id, play });
-            }
-        }
-    }
-}
-
-/// One packet from a caller: a telephone event, or audio for the in-band detector and the recorder.
-fn receive_into(
-    id: MediaCallId,
-    call: &mut CallMedia,
-    packet: &RtpPacket<'_>,
-    decoded: &mut Vec<i16>,
-    now: Instant,
-    events: &mut VecDeque<MediaEvent>,
-) {
-    let Some(stream) = call.stream.as_mut() else {
-        return;
-    };
-    call.heard_from = true;
-    if Some(packet.payload_type) == stream.setup.telephone_event_pt {
-        if let Some(DtmfUpdate::Pressed(digit)) = stream.telephone_events.receive(packet) {
-            events.push_back(MediaEvent::Key {
-                call: id,
-                digit,
-                source: KeySource::TelephoneEvent,
-            });
-        }
-        return;
-    }
-    if packet.payload_type != stream.setup.payload_type {
-        return;
-    }
-    let codec = stream.setup.codec;
-    if let Some(detector) = stream.inband.as_mut() {
-        decoded.clear();
-        codec.decode_append(packet.payload, decoded);
-        if let Some(digit) = detector.push_frame(decoded) {
-            events.push_back(MediaEvent::Key {
-                call: id,
-                digit,
-                source: KeySource::Inband,
-            });
-        }
-    }
-    if let Some(recorder) = call.recorder.as_mut()
-        && recorder.receive(packet, now).is_some()
-        && let Some(recorder) = call.recorder.take()
-    {
-        events.push_back(MediaEvent::RecordingDone {
-            call: id,
-            recording: recorder.finish(),
-        });
     }
 }
 
