@@ -294,13 +294,16 @@ fn an_ipv6_offer_to_an_ipv4_portal_gets_488() {
 fn a_call_gets_an_rtcp_sender_report_on_the_port_above_its_rtp_5_s_in() {
     let server = Server::start_demo("");
     let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
-    // The phone's RTP port and the RTCP port above it.
-    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // The phone's RTP port and the RTCP port above it (another pair if that one is taken).
+    let (rtp, rtcp) = (0..50)
+        .find_map(|_| {
+            let rtp = UdpSocket::bind("127.0.0.1:0").ok()?;
+            let port = rtp.local_addr().ok()?.port().checked_add(1)?;
+            let rtcp = UdpSocket::bind(("127.0.0.1", port)).ok()?;
+            Some((rtp, rtcp))
+        })
+        .expect("a free pair of ports");
     let rtp_port = rtp.local_addr().unwrap().port();
-    let rtcp = match UdpSocket::bind(("127.0.0.1", rtp_port + 1)) {
-        Ok(rtcp) => rtcp,
-        Err(error) => panic!("the port above {rtp_port} is taken: {error}"),
-    };
     let invite = invite_with_offer(&phone, &server, "127.0.0.1", rtp_port);
     let ok = final_response(&phone);
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
