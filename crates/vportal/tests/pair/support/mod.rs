@@ -34,7 +34,8 @@ fn prompts() -> (Arc<PromptLibrary>, Arc<PromptCatalog>) {
     LOADED
         .get_or_init(|| {
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prompts");
-            let library = PromptLibrary::load(dir.as_ref(), &["en", "es"]).unwrap();
+            // The demo portal speaks English: the other language would only slow every test binary down.
+            let library = PromptLibrary::load(dir.as_ref(), &["en"]).unwrap();
             let catalog = Arc::new(PromptCatalog::from_library(&library));
             (Arc::new(library), catalog)
         })
