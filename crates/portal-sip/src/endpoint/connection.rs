@@ -101,18 +101,22 @@ impl Endpoint {
             return Err(ConnectionRefused::TooManyFromSource);
         }
         *from_source += 1;
+        self.track_connection(now, connection, peer);
+        Ok(())
+    }
+
+    /// Files an open connection (already counted for its source) and starts its idle timer.
+    fn track_connection(&mut self, now: Instant, connection: ConnectionId, peer: SocketAddr) {
+        let idle_deadline = now + self.config.connections.idle_timeout;
         self.connections.by_id.insert(
             connection,
             Connection {
                 peer,
-                idle_deadline: now + limits.idle_timeout,
+                idle_deadline,
             },
         );
-        self.timers.schedule(
-            now + limits.idle_timeout,
-            TimerOwner::Connection(connection.0),
-        );
-        Ok(())
+        self.timers
+            .schedule(idle_deadline, TimerOwner::Connection(connection.0));
     }
 
     /// The driver closed or lost a stream connection.
@@ -138,19 +142,8 @@ impl Endpoint {
         let transport = Transport::Tcp(connection);
         if !self.connections.by_id.contains_key(&connection) {
             // A driver that never said the connection opened: count it now, without refusing.
-            let limits = self.config.connections;
             *self.connections.per_source.entry(from.ip()).or_default() += 1;
-            self.connections.by_id.insert(
-                connection,
-                Connection {
-                    peer: from,
-                    idle_deadline: now + limits.idle_timeout,
-                },
-            );
-            self.timers.schedule(
-                now + limits.idle_timeout,
-                TimerOwner::Connection(connection.0),
-            );
+            self.track_connection(now, connection, from);
         }
         self.framers.entry(connection).or_default().push(bytes);
         loop {
@@ -215,10 +208,9 @@ impl Endpoint {
             .values()
             .any(|call| call.signalling.transport == Transport::Tcp(connection));
         if carries_a_call {
-            self.refresh(now, connection);
-            let next = now + self.config.connections.idle_timeout;
-            self.timers
-                .schedule(next, TimerOwner::Connection(connection.0));
+            if let Some(peer) = self.connections.by_id.get(&connection).map(|c| c.peer) {
+                self.track_connection(now, connection, peer);
+            }
             return;
         }
         self.connection_closed(connection);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portal_session::{Routing, Session, SessionInput, SessionOutput, StoreJob};
-use portal_sip::endpoint::{CallHandle, IncomingCall};
+use portal_sip::endpoint::IncomingCall;
 use portal_store::{AccountStore, Moment};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -26,7 +26,6 @@ pub(crate) async fn run(
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
 ) {
     let mut driver = CallDriver {
-        handle: incoming.call,
         session: Session::new(incoming, Arc::clone(&shared.session), session_id()),
         shared,
         media: None,
@@ -56,7 +55,6 @@ pub(crate) async fn run(
 
 struct CallDriver {
     shared: Arc<Shared>,
-    handle: CallHandle,
     session: Session,
     /// The call's media on the media thread; dropping it closes the call's media.
     media: Option<MediaCall>,
@@ -106,16 +104,18 @@ impl CallDriver {
                 SessionOutput::StopPlayback => self.with_media(MediaCall::stop_playback),
                 SessionOutput::Record(config) => self.with_media(|media| media.record(config)),
                 SessionOutput::StopRecording => self.with_media(MediaCall::stop_recording),
-                SessionOutput::Answer(sdp) => self.signal(ToSignalling::Answer(self.handle, sdp)),
-                SessionOutput::Reject(status) => {
-                    self.signal(ToSignalling::Reject(self.handle, status))
+                SessionOutput::Answer(sdp) => {
+                    self.signal(ToSignalling::Answer(self.session.call(), sdp))
                 }
-                SessionOutput::HangUp => self.signal(ToSignalling::HangUp(self.handle)),
+                SessionOutput::Reject(status) => {
+                    self.signal(ToSignalling::Reject(self.session.call(), status))
+                }
+                SessionOutput::HangUp => self.signal(ToSignalling::HangUp(self.session.call())),
                 SessionOutput::Store(job) => self.store(job),
                 SessionOutput::Audit(audit) => log_audit(&audit),
                 SessionOutput::Finished => {
                     self.media = None;
-                    self.signal(ToSignalling::Finished(self.handle));
+                    self.signal(ToSignalling::Finished(self.session.call()));
                 }
             }
         }

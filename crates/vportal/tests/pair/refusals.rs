@@ -12,6 +12,7 @@ fn an_ipv6_offer_to_an_ipv4_portal_is_refused_with_488_and_nothing_is_left_open(
     });
     pair.until_over(phone);
     assert_eq!(pair.phone(phone).rejected(), Some(488));
+    assert_eq!(pair.server.log.refusals, [488]);
     assert_eq!(pair.server.plane.call_count(), 0);
     assert!(pair.transcript(phone).is_empty());
 }
@@ -22,4 +23,5 @@ fn a_number_no_portal_has_is_refused_with_404() {
     let phone = pair.call("5551001", "5550000");
     pair.until_over(phone);
     assert_eq!(pair.phone(phone).rejected(), Some(404));
+    assert_eq!(pair.server.log.refusals, [404]);
 }

@@ -268,6 +268,15 @@ impl Pair {
             self.phones[id.0].is_hung_up(),
             self.server.sessions()
         );
+        // The drivers fed every call only what it asked for.
+        let driver_errors: Vec<_> = self
+            .server
+            .log
+            .audits
+            .iter()
+            .filter(|(_, audit)| matches!(audit, portal_core::Audit::DriverError(_)))
+            .collect();
+        assert!(driver_errors.is_empty(), "{driver_errors:?}");
         self
     }
 

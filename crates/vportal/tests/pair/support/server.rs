@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_core::{Audit, CallConfig};
-use portal_media::plane::{
-    MediaCallId, MediaEvent, MediaPlane, NeedSocket, Ownership, SocketId, WallClock,
-};
+use portal_media::plane::{MediaCallId, MediaEvent, MediaPlane, NeedSocket, SocketId, WallClock};
 use portal_media::prompts::PromptLibrary;
 use portal_notify::Outbox;
 use portal_session::{Session, SessionConfig, SessionInput, SessionOutput};
@@ -55,10 +53,6 @@ pub struct ServerLog {
     pub audits: Vec<(CallHandle, Audit)>,
     /// Final statuses the server refused calls with.
     pub refusals: Vec<u16>,
-    /// Sessions that finished.
-    pub finished: usize,
-    /// RTP packets no call claimed.
-    pub stray_rtp: usize,
 }
 
 /// The portal.
@@ -148,10 +142,8 @@ impl SimServer {
             let _ = self
                 .endpoint
                 .handle_datagram(now, from, Transport::Udp, bytes);
-        } else if let Some(socket) = self.rtp_socket(to)
-            && self.plane.handle_datagram(now, socket, from, bytes) == Ownership::Unknown
-        {
-            self.log.stray_rtp += 1;
+        } else if let Some(socket) = self.rtp_socket(to) {
+            self.plane.handle_datagram(now, socket, from, bytes);
         }
         self.process(now);
     }
@@ -355,7 +347,6 @@ impl SimServer {
             }
             SessionOutput::Audit(audit) => self.log.audits.push((call, audit)),
             SessionOutput::Finished => {
-                self.log.finished += 1;
                 self.sessions.remove(&call);
                 if let Some(id) = self.media_calls.remove(&call) {
                     self.calls_by_media.remove(&id);
