@@ -77,6 +77,10 @@ pub struct Server {
     pub data: PathBuf,
     /// The server's log (its standard error, at trace level).
     pub log: PathBuf,
+    /// The configuration file it was started with.
+    pub config: PathBuf,
+    /// Where its metrics and health endpoints listen, when its configuration has `[metrics] listen`.
+    pub metrics: Option<SocketAddr>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -90,6 +94,12 @@ impl Server {
 
     /// [`Server::start_demo`] with more environment variables for the server (e.g. `VPORTAL_LOG_FORMAT`).
     pub fn start_demo_with_env(sip_settings: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_demo_with(sip_settings, env, "")
+    }
+
+    /// [`Server::start_demo_with_env`] with more sections appended to its configuration file (e.g.
+    /// `[metrics]`).
+    pub fn start_demo_with(sip_settings: &str, env: &[(&str, &str)], more_config: &str) -> Server {
         let listen = if sip_settings.contains("listen") {
             ""
         } else {
@@ -105,7 +115,7 @@ impl Server {
             &config,
             format!(
                 "[sip]\n{listen}t1_ms = 100\n{sip_settings}\n[rtp]\nport_min = {low}\nport_max = {}\n\n\
-                 [timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\nmax_recording_ms = 4000\n\n[media]\nprompts = \"{}\"\n",
+                 [timers]\nfirst_digit_ms = 1500\ninter_digit_ms = 800\nmax_recording_ms = 4000\n\n[media]\nprompts = \"{}\"\n\n{more_config}\n",
                 low + 198,
                 workspace_root().join("prompts").display()
             ),
@@ -130,18 +140,27 @@ impl Server {
         let (found, address) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut sent = false;
+            let mut metrics = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // The metrics line, when there is one, comes before the SIP line.
+                if let Some(rest) = line.strip_prefix("vportal: metrics on http://") {
+                    metrics = rest.split('/').next().map(str::to_owned);
+                }
                 if !sent && let Some(rest) = line.strip_prefix("vportal: SIP on udp and tcp ") {
                     let addr = rest.split(';').next().unwrap_or_default().to_owned();
-                    let _ = found.send(addr);
+                    let _ = found.send((addr, metrics.take()));
                     sent = true;
                 }
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
-        let sip = loop {
-            if let Ok(addr) = address.recv_timeout(Duration::from_millis(100)) {
-                break addr.parse().expect("the server prints its SIP address");
+        let (sip, metrics) = loop {
+            if let Ok((addr, metrics)) = address.recv_timeout(Duration::from_millis(100)) {
+                let metrics = metrics.map(|addr: String| addr.parse().expect("a metrics address"));
+                break (
+                    addr.parse().expect("the server prints its SIP address"),
+                    metrics,
+                );
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("vportal serve exited at start: {status}");
@@ -152,6 +171,8 @@ impl Server {
             sip,
             data,
             log,
+            config,
+            metrics,
             child,
             _dir: dir,
         }

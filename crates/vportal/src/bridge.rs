@@ -19,8 +19,9 @@ pub struct Services<'a> {
 }
 
 /// Logs what the conversation reports: a driver error (a bug of ours, which ended the call) at error level,
-/// the rest at info.
+/// the rest at info; and counts it in the metrics.
 pub fn log_audit(audit: &Audit) {
+    crate::telemetry::record_audit(audit);
     match audit {
         Audit::DriverError(error) => tracing::error!(?error, "the call ended on a driver error"),
         other => tracing::info!(audit = ?other, "call event"),
@@ -95,6 +96,7 @@ pub fn carry_out(
             }
         },
         Request::Verify { account, passcode } => {
+            let started = std::time::Instant::now();
             let verification = match &account {
                 Account::Mailbox(entered) => {
                     store.verify_mailbox(&portal.id, entered, &passcode, at, source)
@@ -103,8 +105,13 @@ pub fn carry_out(
                     store.verify_portal_admin(&portal.id, &passcode, at, source)
                 }
             };
+            metrics::histogram!(crate::telemetry::VERIFY_SECONDS)
+                .record(started.elapsed().as_secs_f64());
             let outcome = match verification {
                 Ok(verification) => {
+                    if verification.locked_now {
+                        metrics::counter!(crate::telemetry::LOCKOUTS).increment(1);
+                    }
                     // The user is told by email, once; the caller hears only the outcome, so an unknown
                     // number still sounds like a mailbox.
                     if let Some(mailbox) = verification.locked_mailbox() {

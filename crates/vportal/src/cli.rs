@@ -73,6 +73,9 @@ pub(crate) enum Command {
         /// The prompts directory (overrides [media] prompts).
         #[arg(long, value_name = "DIR")]
         prompts: Option<PathBuf>,
+        /// Serve Prometheus metrics, /healthz and /readyz over HTTP here (overrides [metrics] listen).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
         /// Seed the data directory with a demo portal and users when it is empty, and print how to call them.
         #[arg(long)]
         demo: bool,

@@ -33,6 +33,18 @@ pub struct Config {
     /// How the log is written.
     #[serde(default)]
     pub log: LogSettings,
+    /// Prometheus metrics and health endpoints.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// The `[metrics]` section.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served over HTTP (off when absent). Anyone who reaches it
+    /// reads call counts, so keep it on loopback or a management network.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The `[log]` section.

@@ -5,7 +5,7 @@
 //! - [`bridge`]: carries the conversation core's requests to the account store and the notifier;
 //! - [`catalog`]: the prompt texts; [`config`]: the configuration file; [`data`]: the data directory and the
 //!   sealing key; [`console`]: a call in a terminal; [`demo`]: the demo data;
-//! - [`serve`]: the SIP/RTP front end (`vportal serve`).
+//! - [`serve`]: the SIP/RTP front end (`vportal serve`); [`telemetry`]: its metrics and health endpoints.
 //!
 //! The conversation itself is `portal-core`; accounts and passcodes are `portal-store`; email is
 //! `portal-notify`.
@@ -18,3 +18,4 @@ pub mod console;
 pub mod data;
 pub mod demo;
 pub mod serve;
+pub mod telemetry;

@@ -22,7 +22,7 @@ use vportal::catalog::Catalog;
 use vportal::config::{Config, LogFormat};
 use vportal::console::ConsoleCall;
 use vportal::serve::{ServeError, Server};
-use vportal::{data, demo};
+use vportal::{data, demo, telemetry};
 
 mod cli;
 
@@ -129,8 +129,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             sip_listen,
             rtp_ports,
             prompts,
+            metrics_listen,
             demo,
-        } => serve(&data, sip_listen, rtp_ports, prompts, demo),
+        } => serve(
+            &data,
+            ServeOverrides {
+                sip_listen,
+                rtp_ports,
+                prompts,
+                metrics_listen,
+            },
+            demo,
+        ),
         Command::Admin { data, command } => {
             let opened = open(&data)?;
             let admin = Admin {
@@ -151,25 +161,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn serve(
-    args: &DataArgs,
+/// What `vportal serve`'s flags set over the configuration file.
+#[derive(Clone)]
+struct ServeOverrides {
     sip_listen: Option<std::net::SocketAddr>,
     rtp_ports: Option<(u16, u16)>,
     prompts: Option<PathBuf>,
-    seed_demo: bool,
-) -> Result<(), Failure> {
+    metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl ServeOverrides {
+    /// The serve settings of `config` with these flags over them.
+    fn settings(&self, config: &Config) -> vportal::serve::ServeSettings {
+        let mut settings = config.serve_settings();
+        if let Some(listen) = self.sip_listen {
+            settings.sip.listen = listen;
+        }
+        if let Some((low, high)) = self.rtp_ports {
+            settings.rtp.port_min = low;
+            settings.rtp.port_max = high;
+        }
+        if let Some(prompts) = &self.prompts {
+            settings.media.prompts = prompts.clone();
+        }
+        settings
+    }
+}
+
+fn serve(args: &DataArgs, overrides: ServeOverrides, seed_demo: bool) -> Result<(), Failure> {
     let config = Config::load(args.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
-    let mut settings = config.serve_settings();
-    if let Some(listen) = sip_listen {
-        settings.sip.listen = listen;
-    }
-    if let Some((low, high)) = rtp_ports {
-        settings.rtp.port_min = low;
-        settings.rtp.port_max = high;
-    }
-    if let Some(prompts) = prompts {
-        settings.media.prompts = prompts;
-    }
+    let settings = overrides.settings(&config);
+    let metrics_listen = overrides.metrics_listen.or(config.metrics.listen);
     let store = data::open_store(&args.data, args.sealing_key.as_deref()).map_err(runtime)?;
     let notifier = config.notifier(&args.data).map_err(runtime)?;
     let seeded = if seed_demo {
@@ -182,12 +204,21 @@ fn serve(
         .build()
         .map_err(runtime)?;
     runtime.block_on(async move {
-        let server = Server::bind(Arc::new(store), Arc::from(notifier), settings)
+        let store = Arc::new(store);
+        let server = Server::bind(Arc::clone(&store), Arc::from(notifier), settings)
             .await
             .map_err(|error| match error {
                 ServeError::Settings(_) => Failure::Usage(error.to_string()),
                 other => Failure::Runtime(other.to_string()),
             })?;
+        if let Some(listen) = metrics_listen {
+            let handle = telemetry::install().map_err(Failure::Runtime)?;
+            let (local, serving) = telemetry::bind(listen, handle, server.readiness(), store)
+                .await
+                .map_err(|error| Failure::Runtime(format!("cannot listen on {listen}: {error}")))?;
+            tokio::spawn(serving);
+            println!("vportal: metrics on http://{local}/metrics (also /healthz, /readyz)");
+        }
         if let Some(seeded) = &seeded {
             print_demo(seeded);
         }
@@ -205,10 +236,49 @@ fn serve(
                 server.sip_addr
             );
         }
-        server.run(shutdown_signal()).await;
+        let reloads = reload_on_hangup(args.config.clone(), overrides);
+        server.run_with_reloads(shutdown_signal(), reloads).await;
         println!("vportal: stopped");
         Ok(())
     })
+}
+
+/// On each SIGHUP, reads the configuration file again and hands its serve settings (with the command line's
+/// flags over them) to the server, which applies the reloadable parts. A file that does not read is logged
+/// and changes nothing.
+fn reload_on_hangup(
+    config: Option<PathBuf>,
+    overrides: ServeOverrides,
+) -> tokio::sync::mpsc::UnboundedReceiver<vportal::serve::ServeSettings> {
+    let (reloads, receiver) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        match Config::load(config.as_deref()) {
+                            Ok(loaded) => {
+                                if reloads.send(overrides.settings(&loaded)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(error) => {
+                                metrics::counter!(telemetry::RELOADS, "result" => "refused")
+                                    .increment(1);
+                                tracing::error!(%error, "configuration reload refused; the settings in force stay");
+                            }
+                        }
+                    }
+                });
+            }
+            Err(error) => tracing::warn!(%error, "SIGHUP cannot be watched; reloading is off"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (config, overrides, &reloads);
+    receiver
 }
 
 /// Resolves on SIGINT or SIGTERM.

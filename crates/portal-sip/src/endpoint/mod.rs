@@ -4,7 +4,8 @@
 //!
 //! - `transaction`: server transactions (RFC 3261 §17.2), our BYE's client transaction (§17.1.2), their keys;
 //! - `dialog`: calls and dialogs (§12): the call's state, our 2xx resent until the ACK, route set, BYE target;
-//! - `response`: where responses go, how they are built, and the request readers deciding them.
+//! - `response`: where responses go, how they are built, and the request readers deciding them;
+//! - `statistics`: counts of messages in and out, by method and status, for metrics.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -28,11 +29,13 @@ use response::{
     ReplyRoute, allow_header, build_response, options_headers, response_context,
     unsupported_requirements,
 };
+pub use statistics::{Direction, SipStatistics};
 use transaction::{ClientTransaction, ServerTransaction, TransactionKey, transaction_key};
 
 mod connection;
 mod dialog;
 mod response;
+mod statistics;
 #[cfg(test)]
 mod tests;
 mod transaction;
@@ -235,6 +238,7 @@ pub struct Endpoint {
     invite_limiter: InviteLimiter,
     rate_limited: RateLimited,
     refusals: VecDeque<Refusal>,
+    statistics: SipStatistics,
 }
 
 /// A request the endpoint refused, for the driver's security log and metrics (see [`Endpoint::poll_refusal`]).
@@ -285,6 +289,7 @@ impl Endpoint {
             invite_limiter: InviteLimiter::default(),
             rate_limited: RateLimited::default(),
             refusals: VecDeque::new(),
+            statistics: SipStatistics::default(),
         }
     }
 
@@ -308,7 +313,9 @@ impl Endpoint {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front()?;
+        self.statistics.sent(&transmit.bytes);
+        Some(transmit)
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -348,6 +355,13 @@ impl Endpoint {
         }
     }
 
+    /// Replaces the allowed and trusted networks and the rate limit (a configuration reload). Calls in
+    /// progress keep their dialogs even when their network is no longer allowed; new requests meet the new
+    /// rules.
+    pub fn set_access_policy(&mut self, access: AccessPolicy) {
+        self.config.access = access;
+    }
+
     /// New INVITEs are refused with 503 while set (during shutdown); calls in progress go on.
     pub fn set_refusing_new_calls(&mut self, refusing: bool) {
         self.refusing_new_calls = refusing;
@@ -362,6 +376,11 @@ impl Endpoint {
     /// [`MAX_PENDING_REFUSALS`] are kept, so a driver that never asks loses nothing but log lines.
     pub fn poll_refusal(&mut self) -> Option<Refusal> {
         self.refusals.pop_front()
+    }
+
+    /// SIP messages read and sent so far, by method and status.
+    pub fn statistics(&self) -> &SipStatistics {
+        &self.statistics
     }
 
     /// INVITEs the rate limit refused or dropped so far.
@@ -490,9 +509,18 @@ impl Endpoint {
         decoded: Result<Message, codec::DecodeError>,
     ) {
         match decoded {
-            Ok(Message::Request(request)) => self.handle_request(now, from, transport, request),
-            Ok(Message::Response(response)) => self.handle_response(now, response),
+            Ok(Message::Request(request)) => {
+                self.statistics
+                    .request(Direction::Received, &request.method);
+                self.handle_request(now, from, transport, request)
+            }
+            Ok(Message::Response(response)) => {
+                self.statistics
+                    .response(Direction::Received, response.status);
+                self.handle_response(now, response)
+            }
             Err(error) => {
+                self.statistics.unreadable_message();
                 if let Some(reply) = error.reply {
                     let context = response_context(reply.echo, from, transport);
                     self.respond_stateless(&context, reply.status, Vec::new());
@@ -533,7 +561,15 @@ impl Endpoint {
         if self.absorb_retransmission(&key) {
             return;
         }
-        if !self.config.access.allows(from.ip()) {
+        let to_tag = NameAddr::parse(&context.echo.to)
+            .ok()
+            .and_then(|to| to.tag().map(str::to_owned));
+        // A call in progress keeps its dialog when a reload narrows the allowed networks.
+        let in_known_dialog = to_tag.as_ref().is_some_and(|tag| {
+            self.dialogs
+                .contains_key(&(context.echo.call_id.clone(), tag.clone()))
+        });
+        if !in_known_dialog && !self.config.access.allows(from.ip()) {
             return match request.method {
                 Method::Invite => self.refuse_invite(now, key, &context, 403, Vec::new()),
                 _ => self.respond_non_invite(now, key, &context, 403, Vec::new()),
@@ -547,9 +583,6 @@ impl Endpoint {
             self.respond_non_invite(now, key, &context, 420, extra);
             return;
         }
-        let to_tag = NameAddr::parse(&context.echo.to)
-            .ok()
-            .and_then(|to| to.tag().map(str::to_owned));
         match to_tag {
             Some(tag) => self.handle_in_dialog(now, key, request, context, cseq, tag),
             None => match request.method {

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portal_core::Audit;
+use portal_media::{KeySource, MediaEvent};
 use portal_session::{Routing, Session, SessionInput, SessionOutput, StoreJob};
 use portal_sip::endpoint::IncomingCall;
 use portal_store::{AccountStore, Moment};
@@ -15,6 +17,7 @@ use tokio::time::Instant;
 use super::media::MediaCall;
 use super::{Shared, ToSignalling};
 use crate::bridge::{Services, carry_out, log_audit, route};
+use crate::telemetry;
 
 /// Runs one call from its INVITE to its end. `inputs` is the call's channel: the signalling task, the media
 /// thread and the store pools all report into it (`input_sender` is its sending half, for the latter two).
@@ -26,11 +29,12 @@ pub(crate) async fn run(
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
 ) {
     let mut driver = CallDriver {
-        session: Session::new(incoming, Arc::clone(&shared.session), session_id()),
+        session: Session::new(incoming, current_session_config(&shared), session_id()),
         shared,
         media: None,
         input_sender,
         to_signalling,
+        outcome: "ended_before_conversation",
     };
     driver.drain().await;
     while !driver.session.is_finished() {
@@ -41,7 +45,10 @@ pub(crate) async fn run(
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             input = inputs.recv() => match input {
-                Some(input) => driver.session.handle(input, std::time::Instant::now()),
+                Some(input) => {
+                    count_key(&input);
+                    driver.session.handle(input, std::time::Instant::now())
+                }
                 // Every sender is gone: the server is going down.
                 None => driver.session.handle(SessionInput::Shutdown, std::time::Instant::now()),
             },
@@ -60,6 +67,31 @@ struct CallDriver {
     media: Option<MediaCall>,
     input_sender: mpsc::UnboundedSender<SessionInput>,
     to_signalling: mpsc::UnboundedSender<ToSignalling>,
+    /// How the call ended, for the calls metric: refused, the conversation's end reason, or ended before the
+    /// conversation began (a CANCEL, a lost ACK).
+    outcome: &'static str,
+}
+
+/// The session settings in force now (a reload may have replaced them since the server started).
+fn current_session_config(shared: &Shared) -> Arc<portal_session::SessionConfig> {
+    match shared.session.read() {
+        Ok(config) => Arc::clone(&config),
+        Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    }
+}
+
+/// Counts a key press by how it was signalled.
+fn count_key(input: &SessionInput) {
+    let source = match input {
+        SessionInput::InfoDigit(_) => "sip_info",
+        SessionInput::Media(MediaEvent::Key { source, .. }) => match source {
+            KeySource::SipInfo => "sip_info",
+            KeySource::TelephoneEvent => "telephone_event",
+            KeySource::Inband => "inband",
+        },
+        _ => return,
+    };
+    metrics::counter!(telemetry::KEY_PRESSES, "source" => source).increment(1);
 }
 
 impl CallDriver {
@@ -69,7 +101,7 @@ impl CallDriver {
             match output {
                 SessionOutput::Route(query) => {
                     let store = Arc::clone(&self.shared.store);
-                    let routing = on_pool(&self.shared.lookup_pool, move || {
+                    let routing = on_pool(&self.shared.lookup_pool, "lookup", move || {
                         route(store.as_ref(), &query, Moment::now_utc())
                     })
                     .await
@@ -108,12 +140,19 @@ impl CallDriver {
                     self.signal(ToSignalling::Answer(self.session.call(), sdp))
                 }
                 SessionOutput::Reject(status) => {
+                    self.outcome = "refused";
                     self.signal(ToSignalling::Reject(self.session.call(), status))
                 }
                 SessionOutput::HangUp => self.signal(ToSignalling::HangUp(self.session.call())),
                 SessionOutput::Store(job) => self.store(job),
-                SessionOutput::Audit(audit) => log_audit(&audit),
+                SessionOutput::Audit(audit) => {
+                    if let Audit::CallEnded(reason) = audit {
+                        self.outcome = telemetry::end_label(reason);
+                    }
+                    log_audit(&audit)
+                }
                 SessionOutput::Finished => {
+                    metrics::counter!(telemetry::CALLS, "outcome" => self.outcome).increment(1);
                     self.media = None;
                     self.signal(ToSignalling::Finished(self.session.call()));
                 }
@@ -143,14 +182,14 @@ impl CallDriver {
         tokio::spawn(async move {
             // Passcode work (argon2) queues on its own pool, so lookups and saves never wait behind a login
             // storm.
-            let pool = if job.hashes_passcode() {
-                &shared.passcode_pool
+            let (pool, pool_name) = if job.hashes_passcode() {
+                (&shared.passcode_pool, "passcode")
             } else {
-                &shared.lookup_pool
+                (&shared.lookup_pool, "lookup")
             };
             let StoreJob { id, request, audio } = job;
             let work_shared = Arc::clone(&shared);
-            let reply = on_pool(pool, move || {
+            let reply = on_pool(pool, pool_name, move || {
                 let services = Services {
                     store: work_shared.store.as_ref() as &dyn AccountStore,
                     notifier: work_shared.notifier.as_ref(),
@@ -174,15 +213,21 @@ impl CallDriver {
 
 /// Runs `job` on a store pool and waits for it without blocking the runtime; `None` if the pool stopped.
 /// A full queue is waited out (the job is kept and offered again), so a login storm queues rather than fails.
+/// The pool's queue depth metric counts the job from its submission until a thread takes it.
 pub(crate) async fn on_pool<T: Send + 'static>(
     pool: &portal_store::BlockingPool,
+    pool_name: &'static str,
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
     let (done, result) = tokio::sync::oneshot::channel();
     let slot = Arc::new(std::sync::Mutex::new(Some((job, done))));
+    let queued = metrics::gauge!(telemetry::STORE_QUEUE, "pool" => pool_name);
+    queued.increment(1.0);
     loop {
         let offered = Arc::clone(&slot);
+        let started = queued.clone();
         let submitted = pool.try_submit(move || {
+            started.decrement(1.0);
             let taken = offered.lock().ok().and_then(|mut slot| slot.take());
             if let Some((job, done)) = taken {
                 let _ = done.send(job());
@@ -193,7 +238,10 @@ pub(crate) async fn on_pool<T: Send + 'static>(
             Err(portal_store::PoolError::Full) => {
                 tokio::time::sleep(Duration::from_millis(10)).await
             }
-            Err(portal_store::PoolError::Stopped) => return None,
+            Err(portal_store::PoolError::Stopped) => {
+                queued.decrement(1.0);
+                return None;
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 mod call;
 mod media;
 mod priority;
+pub mod reload;
 mod security;
 mod tcp;
 
@@ -26,7 +27,7 @@ use portal_notify::Notifier;
 use portal_session::{SessionConfig, SessionInput};
 use portal_sip::access::AccessPolicy;
 use portal_sip::endpoint::{
-    CallHandle, ConnectionId, ConnectionLimits, Endpoint, Event, Transport,
+    CallHandle, ConnectionId, ConnectionLimits, Direction, Endpoint, Event, Transport,
 };
 use portal_sip::sdp::SessionDescription;
 use portal_store::{BlockingPool, SqliteStore};
@@ -36,8 +37,12 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use crate::config::{MediaSettings, RtpSettings, ServeSettings, SipSettings, TimerSettings};
+use crate::telemetry::{self, Readiness};
 use security::SecurityLog;
 use tcp::TcpEvent;
+
+/// How often the SIP endpoint's counts are copied into the metrics.
+const STATISTICS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long accepting stops after an accept failed (so running out of descriptors is no busy loop).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -83,11 +88,14 @@ pub(crate) struct Shared {
     pub passcode_pool: BlockingPool,
     /// Quick store work (routing, caller lookups, recordings): one thread.
     pub lookup_pool: BlockingPool,
-    /// What every call's session shares: pilots, answer delay, timers, prompts.
-    pub session: Arc<SessionConfig>,
+    /// What every new call's session shares: pilots, answer delay, timers, prompts. A reload replaces it;
+    /// calls in progress keep the one they started with.
+    pub session: std::sync::RwLock<Arc<SessionConfig>>,
     pub settings: ServeSettings,
     pub rtp_ip: IpAddr,
     pub media: media::MediaHandle,
+    /// Whether the server takes calls (for `/readyz`).
+    pub readiness: Readiness,
 }
 
 /// What a call task asks of the signalling task.
@@ -170,10 +178,11 @@ impl Server {
             notifier,
             passcode_pool,
             lookup_pool,
-            session: Arc::new(session_config(&settings, prompts)),
+            session: std::sync::RwLock::new(Arc::new(session_config(&settings, Arc::new(prompts)))),
             media,
             settings,
             rtp_ip,
+            readiness: Readiness::default(),
         });
         Ok(Server {
             sip_addr,
@@ -194,17 +203,33 @@ impl Server {
         )
     }
 
+    /// Whether the server takes calls: set while [`Server::run`] serves, cleared when it starts shutting down.
+    pub fn readiness(&self) -> Readiness {
+        self.shared.readiness.clone()
+    }
+
     /// Runs until `shutdown` resolves; then refuses new calls (503), hangs up the calls in progress and returns
     /// once they have ended (or after 5 s).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let (_keep, reloads) = mpsc::unbounded_channel();
+        self.run_with_reloads(shutdown, reloads).await;
+    }
+
+    /// [`Server::run`], applying the reloadable parts of each settings that arrive on `reloads` (see
+    /// [`reload`]).
+    pub async fn run_with_reloads(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+        reloads: mpsc::UnboundedReceiver<ServeSettings>,
+    ) {
         let access = self.access;
         let mut signalling = Signalling::new(self.shared, self.udp, self.sip_addr, access);
-        signalling.run(self.tcp, shutdown).await;
+        signalling.run(self.tcp, shutdown, reloads).await;
     }
 }
 
 /// What every call's session shares, from the settings.
-fn session_config(settings: &ServeSettings, prompts: PromptLibrary) -> SessionConfig {
+fn session_config(settings: &ServeSettings, prompts: Arc<PromptLibrary>) -> SessionConfig {
     let timers = &settings.timers;
     SessionConfig {
         voicemail_pilots: settings.sip.voicemail_pilots.clone(),
@@ -218,7 +243,7 @@ fn session_config(settings: &ServeSettings, prompts: PromptLibrary) -> SessionCo
             ..CallConfig::default()
         },
         recording_end_silence: Duration::from_millis(timers.recording_end_silence_ms),
-        prompts: Arc::new(prompts),
+        prompts,
     }
 }
 
@@ -230,6 +255,8 @@ struct Signalling {
     /// Each connection's writer; dropping one closes its connection once what was queued is written.
     tcp_writers: HashMap<ConnectionId, mpsc::UnboundedSender<Vec<u8>>>,
     security: SecurityLog,
+    /// The settings in force: those the server started with, with the reloaded parts of later ones.
+    settings: ServeSettings,
     /// Shutting down: new calls get 503 for that reason, not the rate limit.
     stopping: bool,
     from_calls: mpsc::UnboundedReceiver<ToSignalling>,
@@ -261,6 +288,7 @@ impl Signalling {
             );
         }
         let (to_signalling, from_calls) = mpsc::unbounded_channel();
+        let settings = shared.settings.clone();
         Signalling {
             shared,
             endpoint: Endpoint::new(config),
@@ -268,6 +296,7 @@ impl Signalling {
             calls: HashMap::new(),
             tcp_writers: HashMap::new(),
             security: SecurityLog::default(),
+            settings,
             stopping: false,
             from_calls,
             to_signalling,
@@ -275,12 +304,19 @@ impl Signalling {
         }
     }
 
-    async fn run(&mut self, tcp: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+    async fn run(
+        &mut self,
+        tcp: TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+        mut reloads: mpsc::UnboundedReceiver<ServeSettings>,
+    ) {
         let (tcp_events, mut tcp_rx) = mpsc::unbounded_channel();
         let mut buffer = vec![0u8; 65_536];
         let mut accept_paused_until = Instant::now();
         tokio::pin!(shutdown);
         let mut stopping_since: Option<Instant> = None;
+        let mut publish = tokio::time::interval(STATISTICS_INTERVAL);
+        self.shared.readiness.set(true);
         loop {
             self.flush().await;
             if let Some(since) = stopping_since
@@ -327,7 +363,10 @@ impl Signalling {
                 },
                 Some(command) = self.from_calls.recv() => self.command(command),
                 _ = tokio::time::sleep_until(deadline) => self.endpoint.handle_timeout(std::time::Instant::now()),
+                _ = publish.tick() => self.publish_statistics(),
+                Some(settings) = reloads.recv() => self.reload(settings),
                 _ = &mut shutdown, if stopping_since.is_none() => {
+                    self.shared.readiness.set(false);
                     tracing::info!(calls = self.calls.len(), "shutting down: refusing new calls, ending calls in progress");
                     self.endpoint.set_refusing_new_calls(true);
                     self.stopping = true;
@@ -445,6 +484,24 @@ impl Signalling {
         }
     }
 
+    /// Copies the endpoint's counts into the metrics (they are the endpoint's, so they are set, not added).
+    fn publish_statistics(&self) {
+        let statistics = self.endpoint.statistics();
+        for (direction, method, count) in statistics.requests() {
+            metrics::counter!(telemetry::SIP_REQUESTS, "direction" => direction_label(direction), "method" => method)
+                .absolute(count);
+        }
+        for (direction, status, count) in statistics.responses() {
+            metrics::counter!(telemetry::SIP_RESPONSES, "direction" => direction_label(direction), "status" => status.to_string())
+                .absolute(count);
+        }
+        metrics::counter!(telemetry::SIP_UNREADABLE).absolute(statistics.unreadable());
+        let limited = self.endpoint.rate_limited();
+        metrics::counter!(telemetry::RATE_LIMITED, "action" => "refused").absolute(limited.refused);
+        metrics::counter!(telemetry::RATE_LIMITED, "action" => "dropped").absolute(limited.dropped);
+        metrics::gauge!(telemetry::CALLS_IN_PROGRESS).set(self.calls.len() as f64);
+    }
+
     fn tell(&self, call: CallHandle, message: SessionInput) {
         if let Some(task) = self.calls.get(&call) {
             let _ = task.send(message);
@@ -466,5 +523,12 @@ impl Signalling {
                 }
             }
         }
+    }
+}
+
+fn direction_label(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Received => "received",
+        Direction::Sent => "sent",
     }
 }

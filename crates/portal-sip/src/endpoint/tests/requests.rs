@@ -45,6 +45,28 @@ fn an_unknown_method_is_501_and_a_known_one_the_portal_does_not_serve_is_405_bot
 }
 
 #[test]
+fn messages_in_and_out_are_counted_by_method_and_status() {
+    let mut harness = Harness::new();
+    harness.feed(&out_of_dialog("OPTIONS", ""));
+    harness.feed(&out_of_dialog("NEWMETHOD", ""));
+    harness.feed("not SIP at all\r\n\r\n");
+    harness.sent();
+    let statistics = harness.endpoint.statistics();
+    assert_eq!(
+        statistics.requests().collect::<Vec<_>>(),
+        [
+            (Direction::Received, "OPTIONS", 1),
+            (Direction::Received, "other", 1)
+        ]
+    );
+    assert_eq!(
+        statistics.responses().collect::<Vec<_>>(),
+        [(Direction::Sent, 200, 1), (Direction::Sent, 501, 1)]
+    );
+    assert_eq!(statistics.unreadable(), 1);
+}
+
+#[test]
 fn unknown_required_extension_is_420_with_unsupported() {
     let mut harness = Harness::new();
     harness.feed(&out_of_dialog("OPTIONS", "Require: 100rel, foo\r\n"));
@@ -175,6 +197,38 @@ fn requests_from_outside_the_allowed_networks_get_403() {
     let inside = out_of_dialog("OPTIONS", "").replace("z9hG4bKood", "z9hG4bKinside");
     h.feed_from("10.1.2.3:5060", &inside);
     assert_eq!(h.sent_lines(), ["SIP/2.0 200 OK"]);
+}
+
+#[test]
+fn a_narrower_access_policy_keeps_calls_in_progress_and_refuses_new_requests() {
+    let mut h = Harness::new();
+    let (call, tag) = h.established();
+    h.endpoint.set_access_policy(AccessPolicy {
+        allowed: vec!["10.0.0.0/8".parse().unwrap()],
+        ..AccessPolicy::default()
+    });
+    h.feed(&out_of_dialog("OPTIONS", ""));
+    assert_eq!(h.sent_lines(), ["SIP/2.0 403 Forbidden"]);
+    // A request in a dialog that does not exist is still refused for its network, not told 481.
+    h.feed(&in_dialog(
+        "BYE",
+        "z9hG4bKbye0",
+        "no-such-tag",
+        2,
+        "",
+        "",
+        "",
+    ));
+    assert_eq!(h.sent_lines(), ["SIP/2.0 403 Forbidden"]);
+    h.feed(&in_dialog("BYE", "z9hG4bKbye1", &tag, 2, "", "", ""));
+    assert_eq!(h.sent_lines(), ["SIP/2.0 200 OK"]);
+    assert_eq!(
+        h.events(),
+        [Event::CallEnded {
+            call,
+            by_remote: true
+        }]
+    );
 }
 
 #[test]
