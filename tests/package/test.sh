@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# The Debian package test: builds the package (scripts/package), installs it on this machine with dpkg, and
+# shows that systemd starts the installed unit and that the service answers SIP.
+#
+# This machine's PID 1 is not systemd, so the unit is run by a systemd booted in a container: systemd-nspawn
+# over this machine's own root directory (read-only, with a throwaway overlay on top, so the container sees
+# exactly what dpkg installed here and nothing it does reaches this machine), with a network of its own (its
+# 127.0.0.1:5060 is not this machine's). There:
+#   1. systemd boots to multi-user.target and starts vportal.service because the postinst here enabled it;
+#   2. the service answers SIP OPTIONS (UDP and TCP) on the configured 127.0.0.1:5060, runs as the vportal user
+#      with CAP_SYS_NICE only, no new privileges and a seccomp filter, its media thread at SCHED_FIFO, and wrote
+#      its database to /var/lib/vportal and its sealing key to /var/lib/vportal-keys (0700 directories, 0600 key);
+#   3. it restarts with the same key, and stops cleanly on systemctl stop;
+#   4. dpkg -r with systemd running stops it (prerm); dpkg -i starts it again (postinst) on the same data;
+#      dpkg -P deletes the data and the key.
+# Then, on this machine, dpkg -r leaves only the conffile, and dpkg -P leaves nothing of the package but the
+# vportal user (Debian keeps system users).
+#
+# Needs root, dpkg, systemd, systemd-nspawn (Debian's systemd-container) and python3. Without them it fails
+# under CI=true and is skipped otherwise. It refuses to touch a vportal package already installed here, except
+# under CI=true (a leftover of an earlier run), where it purges it first.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+say() { echo "package test: $*" >&2; }
+fail() {
+  say "FAILED: $*"
+  exit 1
+}
+skip_or_fail() {
+  if [ "${CI:-}" = true ]; then
+    echo "package: 0 passed, 1 failed"
+    fail "$*"
+  fi
+  say "skipped: $*"
+  echo "package: 0 passed, 0 failed, 1 skipped"
+  exit 0
+}
+
+[ "$(id -u)" -eq 0 ] || skip_or_fail "needs root (it installs the package with dpkg)"
+for tool in dpkg dpkg-deb systemd-nspawn nsenter unshare python3 getent; do
+  command -v "$tool" >/dev/null || skip_or_fail "needs $tool"
+done
+[ -x /lib/systemd/systemd ] || skip_or_fail "needs systemd (/lib/systemd/systemd)"
+control="$(mktemp -d)"
+container_dir="$(mktemp -d)"
+container_log="$container_dir/console.log"
+nspawn=""
+# Set once this test has installed the package here: cleanup purges it then, and only then.
+installed=false
+cleanup() {
+  status=$?
+  if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
+    kill "$nspawn" 2>/dev/null || true
+    wait "$nspawn" 2>/dev/null || true
+  fi
+  if [ $status -ne 0 ] && [ -s "$container_log" ]; then
+    say "the container's console, last lines:"
+    tail -n 40 "$container_log" >&2
+  fi
+  if [ "$installed" = true ]; then
+    dpkg -P vportal >/dev/null 2>&1 || true
+  fi
+  # What systemd-nspawn leaves in this machine's /run, which is no tmpfs here.
+  rm -rf "$control" "$container_dir" /run/systemd/nspawn/propagate/vportal-test
+  if [ $status -eq 0 ]; then
+    echo "package: 1 passed, 0 failed"
+  else
+    echo "package: 0 passed, 1 failed"
+  fi
+  exit $status
+}
+trap cleanup EXIT
+
+if dpkg-query -W -f='${db:Status-Status}' vportal 2>/dev/null | grep -v '^not-installed$' >/dev/null; then
+  if [ "${CI:-}" = true ]; then
+    say "purging the vportal package left by an earlier run"
+    dpkg -P vportal >/dev/null
+  else
+    fail "a vportal package is installed on this machine: dpkg -P vportal first (this test installs and purges its own)"
+  fi
+fi
+
+started=$SECONDS
+deb="$(scripts/package | tail -n 1)"
+say "built $deb in $((SECONDS - started)) s"
+
+# -- The package's contents and control files -----------------------------------------------------------------
+contents="$(dpkg-deb -c "$deb" | awk '{print $6}')"
+for path in ./usr/bin/vportal ./usr/lib/systemd/system/vportal.service ./usr/lib/sysusers.d/vportal.conf \
+  ./etc/vportal/vportal.toml ./usr/share/man/man1/vportal.1.gz ./usr/share/bash-completion/completions/vportal \
+  ./usr/share/vportal/prompts/en/welcome.wav ./usr/share/vportal/prompts/es/welcome.wav \
+  ./usr/share/vportal/prompts/catalog.toml; do
+  grep -qx -- "$path" <<<"$contents" || fail "the package lacks $path"
+done
+dpkg-deb -e "$deb" "$control"
+grep -qx /etc/vportal/vportal.toml "$control/conffiles" || fail "/etc/vportal/vportal.toml is not a conffile"
+grep -q 'systemd-sysusers .*vportal.conf' "$control/postinst" || fail "the postinst does not create the user"
+grep -q 'deb-systemd-helper enable vportal.service' "$control/postinst" || fail "the postinst does not enable the unit"
+grep -q 'deb-systemd-invoke .*vportal.service' "$control/postinst" || fail "the postinst does not start the unit"
+
+# -- Install on this machine ----------------------------------------------------------------------------------
+installed=true
+dpkg -i "$deb" >/dev/null
+[ "$(dpkg-query -W -f='${db:Status-Status}' vportal)" = installed ] || fail "dpkg -i did not install vportal"
+IFS=: read -r _ _ uid _ _ home shell < <(getent passwd vportal) || fail "the postinst created no vportal user"
+if [ "$uid" -ge 1000 ] || [ "$home" != /var/lib/vportal ] || [ "$shell" != /usr/sbin/nologin ]; then
+  fail "vportal user: uid $uid, home $home, shell $shell"
+fi
+/usr/bin/vportal --version | grep >/dev/null '^vportal ' || fail "vportal --version"
+zcat /usr/share/man/man1/vportal.1.gz | grep >/dev/null '^\.TH vportal 1' || fail "the manual page is not roff for vportal(1)"
+bash -c 'source /usr/share/bash-completion/completions/vportal && complete -p vportal' >/dev/null ||
+  fail "the bash completion does not register"
+unit=/usr/lib/systemd/system/vportal.service
+[ "$(readlink -f /etc/systemd/system/multi-user.target.wants/vportal.service)" = "$unit" ] ||
+  fail "the postinst did not enable vportal.service"
+systemd-analyze verify "$unit" || fail "systemd-analyze verify"
+say "installed: user vportal (uid $uid), unit enabled, conffile, manual page, completion"
+
+# -- Boot systemd over this machine's root, in a container ----------------------------------------------------
+# nspawn refuses / itself as the container's directory; a bind mount of it, made in a mount namespace of its own
+# (so it vanishes with the container), is accepted. --volatile=overlay: the root read-only, writes to a tmpfs.
+mkdir -p "$container_dir/root" "$container_dir/deb"
+cp "$deb" "$container_dir/deb/vportal.deb"
+# shellcheck disable=SC2016 # $1 is expanded by that sh
+unshare --mount --propagation private sh -c '
+  mount --bind / "$1/root" && exec systemd-nspawn --quiet --directory="$1/root" --volatile=overlay \
+    --private-network --register=no --keep-unit --link-journal=no --machine=vportal-test --console=pipe \
+    --bind-ro="$1/deb:/mnt/vportal-deb" --boot systemd.unit=multi-user.target' sh "$container_dir" \
+  </dev/null >"$container_log" 2>&1 &
+nspawn=$!
+leader=""
+for _ in $(seq 100); do
+  leader="$(pgrep -P "$nspawn" -x systemd || true)"
+  [ -n "$leader" ] && break
+  kill -0 "$nspawn" 2>/dev/null || fail "systemd-nspawn exited"
+  sleep 0.1
+done
+[ -n "$leader" ] || fail "no systemd in the container after 10 s"
+in_container() { nsenter --target "$leader" --all "$@"; }
+# systemctl answers once systemd has set up its socket; --wait then waits for the boot to finish. Two minutes at
+# most: a boot that has not finished by then goes on to the checks below, which say what is missing.
+state=""
+boot_deadline=$((SECONDS + 120))
+while [ -z "$state" ] && [ $SECONDS -lt $boot_deadline ]; do
+  state="$(timeout 10 nsenter --target "$leader" --all systemctl is-system-running --wait 2>/dev/null || true)"
+  [ -n "$state" ] || sleep 0.5
+done
+say "the container's systemd (PID $leader here) booted: ${state:-not finished after 2 minutes}"
+
+# Where a unit fails, its status and journal say why.
+unit_failed() {
+  in_container systemctl status --no-pager vportal.service >&2 || true
+  in_container journalctl --no-pager -u vportal.service >&2 || true
+  fail "$*"
+}
+# Asks the container's 127.0.0.1:5060 for SIP OPTIONS, over UDP and over TCP, and wants 200 for both.
+sip_options() {
+  nsenter --target "$leader" --net python3 - <<'EOF' || unit_failed "no 200 to SIP OPTIONS on 127.0.0.1:5060"
+import socket, sys, time
+
+def options(transport, port, branch):
+    # rport: the answer comes back to the port the request came from (RFC 3581).
+    return (f"OPTIONS sip:vportal@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport} 127.0.0.1:{port};rport;branch=z9hG4bK{branch}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag={branch}\r\nTo: <sip:vportal@127.0.0.1>\r\n"
+            f"Call-ID: {branch}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+
+deadline = time.monotonic() + 15
+while True:
+    branch = f"pkg{time.monotonic_ns()}"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.settimeout(1)
+            udp.bind(("127.0.0.1", 0))
+            udp.sendto(options("UDP", udp.getsockname()[1], branch + "u"), ("127.0.0.1", 5060))
+            udp_reply = udp.recv(65536).decode(errors="replace")
+        with socket.create_connection(("127.0.0.1", 5060), timeout=2) as tcp:
+            tcp.sendall(options("TCP", tcp.getsockname()[1], branch + "t"))
+            tcp_reply = tcp.recv(65536).decode(errors="replace")
+    except OSError as error:
+        if time.monotonic() > deadline:
+            sys.exit(f"SIP OPTIONS: {error}")
+        time.sleep(0.2)
+        continue
+    for transport, reply in (("UDP", udp_reply), ("TCP", tcp_reply)):
+        if not reply.startswith("SIP/2.0 200 "):
+            sys.exit(f"SIP OPTIONS over {transport}: {reply.splitlines()[0] if reply else 'no reply'}")
+    print("SIP OPTIONS: 200 over UDP and TCP", file=sys.stderr)
+    break
+EOF
+}
+key_digest() { in_container sha256sum /var/lib/vportal-keys/sealing.key | cut -d' ' -f1; }
+
+# 1. Started at boot, by the enable link the postinst made.
+[ "$(in_container systemctl is-enabled vportal.service)" = enabled ] || unit_failed "vportal.service is not enabled"
+[ "$(in_container systemctl is-active vportal.service || true)" = active ] ||
+  unit_failed "systemd did not start vportal.service at boot"
+# 2. It answers, as whom, with what, and where its data went.
+sip_options
+main_pid="$(in_container systemctl show -p MainPID --value vportal.service)"
+# shellcheck disable=SC2016 # awk's $1 and $2
+status_of() { in_container awk -v f="$1:" '$1 == f {print $2}' "/proc/$main_pid/status"; }
+[ "$(status_of Uid)" = "$uid" ] || unit_failed "the service runs as uid $(status_of Uid), not vportal's $uid"
+[ "$(status_of CapEff)" = 0000000000800000 ] || unit_failed "capabilities $(status_of CapEff), not CAP_SYS_NICE only"
+[ "$(status_of NoNewPrivs)" = 1 ] || unit_failed "NoNewPrivs is $(status_of NoNewPrivs)"
+[ "$(status_of Seccomp)" = 2 ] || unit_failed "no seccomp filter (Seccomp $(status_of Seccomp))"
+media="$(in_container ps -L -o cls=,rtprio=,comm= -p "$main_pid" | awk '$3 == "vportal-media" {print $1, $2}')"
+[ "$media" = "FF 10" ] || unit_failed "the media thread's scheduling is '$media', not SCHED_FIFO 10"
+in_container test -s /var/lib/vportal/vportal.db || unit_failed "no database in /var/lib/vportal"
+for dir in /var/lib/vportal /var/lib/vportal-keys; do
+  [ "$(in_container stat -c '%U %a' "$dir")" = "vportal 700" ] ||
+    unit_failed "$dir: $(in_container stat -c '%U %a' "$dir")"
+done
+[ "$(in_container stat -c '%U %a' /var/lib/vportal-keys/sealing.key)" = "vportal 600" ] ||
+  unit_failed "the sealing key: $(in_container stat -c '%U %a' /var/lib/vportal-keys/sealing.key)"
+in_container test ! -e /var/lib/vportal.key || unit_failed "a key file beside the data directory"
+in_container journalctl --no-pager -u vportal.service | grep >/dev/null 'vportal: SIP on udp and tcp 127.0.0.1:5060' ||
+  unit_failed "the journal lacks the service's start line"
+# Administration as the README says to run it beside the service: as the vportal user, with the unit's paths.
+in_container runuser -u vportal -- vportal admin --data /var/lib/vportal --sealing-key /var/lib/vportal-keys/sealing.key \
+  --config /etc/vportal/vportal.toml policy show | grep >/dev/null '"failed_attempts_before_lockout": 4' ||
+  unit_failed "vportal admin policy show, as the vportal user beside the service"
+key="$(key_digest)"
+say "started by systemd at boot: SIP OPTIONS answered, uid vportal, CAP_SYS_NICE only, media thread SCHED_FIFO 10;" \
+  "vportal admin works beside it"
+
+# 3. Restart keeps the key; stop is clean.
+in_container systemctl restart vportal.service
+sip_options
+[ "$(key_digest)" = "$key" ] || unit_failed "the sealing key changed across a restart"
+in_container systemctl stop vportal.service
+[ "$(in_container systemctl show -p Result --value vportal.service)" = success ] ||
+  unit_failed "vportal.service did not stop cleanly"
+in_container journalctl --no-pager -u vportal.service | grep >/dev/null 'vportal: stopped' ||
+  unit_failed "the journal lacks the service's stop line"
+in_container systemctl start vportal.service
+say "restarted with the same sealing key; stopped cleanly"
+
+# 4. The maintainer scripts with systemd running. This machine's image has a Docker-style policy-rc.d that tells
+# maintainer scripts never to start or stop services; a server has none, so the container drops it (from its
+# overlay only).
+if in_container test -e /usr/sbin/policy-rc.d; then in_container rm /usr/sbin/policy-rc.d; fi
+in_container dpkg -r vportal >/dev/null
+[ "$(in_container systemctl is-active vportal.service || true)" != active ] || unit_failed "dpkg -r left it running"
+in_container test -s /var/lib/vportal/vportal.db || fail "dpkg -r deleted the data"
+in_container dpkg -i /mnt/vportal-deb/vportal.deb >/dev/null
+[ "$(in_container systemctl is-active vportal.service || true)" = active ] || unit_failed "dpkg -i did not start it"
+sip_options
+[ "$(key_digest)" = "$key" ] || unit_failed "reinstalling changed the sealing key"
+in_container dpkg -P vportal >/dev/null
+for path in /var/lib/vportal /var/lib/vportal-keys /etc/vportal "$unit" /usr/bin/vportal; do
+  in_container test ! -e "$path" || fail "dpkg -P left $path in the container"
+done
+say "in the container: dpkg -r stopped it, dpkg -i started it on the same data, dpkg -P deleted data and key"
+in_container systemctl poweroff >/dev/null 2>&1 || true
+for _ in $(seq 100); do
+  kill -0 "$nspawn" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$nspawn" 2>/dev/null && fail "the container did not power off within 10 s"
+wait "$nspawn" || true
+nspawn=""
+
+# -- Remove and purge on this machine -------------------------------------------------------------------------
+dpkg -r vportal >/dev/null
+[ "$(dpkg-query -W -f='${db:Status-Status}' vportal)" = config-files ] || fail "dpkg -r: not in config-files state"
+[ -f /etc/vportal/vportal.toml ] || fail "dpkg -r removed the conffile"
+for path in /usr/bin/vportal "$unit" /usr/share/vportal /usr/share/man/man1/vportal.1.gz; do
+  [ ! -e "$path" ] || fail "dpkg -r left $path"
+done
+dpkg -P vportal >/dev/null
+installed=false
+dpkg-query -W vportal >/dev/null 2>&1 && fail "dpkg -P: dpkg still knows vportal"
+for path in /etc/vportal /etc/systemd/system/multi-user.target.wants/vportal.service /var/lib/vportal \
+  /var/lib/vportal-keys /usr/lib/sysusers.d/vportal.conf; do
+  if [ -e "$path" ] || [ -L "$path" ]; then fail "dpkg -P left $path"; fi
+done
+say "removed (the conffile kept) and purged (nothing left but the vportal user) on this machine"
+say "passed in $((SECONDS - started)) s"
