@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use portal_core::rules::{RuleViolation, RulesError};
 
+use crate::messages::QuotaLimit;
+
 /// Why a store operation failed. A passcode never appears in an error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +30,20 @@ pub enum StoreError {
     /// No such recording.
     #[error("no recording {0}")]
     UnknownRecording(i64),
+    /// No such voice message in this mailbox (a message of another mailbox is reported the same way).
+    #[error("no message {0}")]
+    UnknownMessage(i64),
+    /// The mailbox cannot take this message: it would hold more messages or more minutes than its quota.
+    #[error("mailbox {mailbox} is full (its quota of {limit})")]
+    QuotaFull {
+        /// The mailbox.
+        mailbox: String,
+        /// The limit the message would break.
+        limit: QuotaLimit,
+    },
+    /// A setting is out of its bounds (a quota, an expiry in days); the message names it and the bounds.
+    #[error("{0}")]
+    InvalidSetting(String),
     /// A mailbox, phone number or extension is already taken.
     #[error("already in use: {0}")]
     AlreadyExists(String),

@@ -1,14 +1,16 @@
 //! # portal-store: vportal's accounts
 //!
 //! Everything vportal remembers about people and passcodes: the organization's voicemail policy, voice portals,
-//! users and their mailboxes, passcode hashes and history, lockout counters, recordings and the audit trail.
+//! users and their mailboxes, passcode hashes and history, lockout counters, recordings, voice messages and the
+//! audit trail.
 //! The conversation (`portal-core`) asks; this crate decides whether a passcode is right and whether the
 //! mailbox is now locked, atomically across calls, threads and processes.
 //!
 //! - **Storage**: one SQLite file, `DATA/vportal.db`, in WAL mode with `synchronous=FULL`, schema migrations
-//!   kept in code and numbered by `PRAGMA user_version`. Recordings are 8 kHz mono 16-bit WAV files under
-//!   `DATA/recordings/`, written to a temporary file, fsynced and renamed before the row naming them is
-//!   inserted: a row never exists without its file. Every change is one transaction, so a crash at any moment
+//!   kept in code and numbered by `PRAGMA user_version`. Recordings and voice messages are 8 kHz mono 16-bit
+//!   WAV files under `DATA/recordings/` and `DATA/messages/` (0700), written to a temporary file, fsynced and
+//!   renamed before the row naming them is inserted, and deleted after their row: a row never exists without
+//!   its file, and a file a crash left without a row is removed at the next open. Every change is one transaction, so a crash at any moment
 //!   leaves each account with its old or its new passcode. The operations are the [`AccountStore`] trait, so a
 //!   PostgreSQL back end can follow; [`SqliteStore`] implements it.
 //! - **Passcodes** are stored only as argon2id PHC strings (salts from the OS generator; cost from
@@ -24,6 +26,14 @@
 //!   forced change, and stop working once the user chooses a passcode. Changing the policy never touches
 //!   existing users.
 //!
+//! - **Voice messages** ([`NewMessage`], [`MessageSummary`], [`MessagePolicy`]): a deposit stores the audio and
+//!   the row, or nothing, and is refused with [`StoreError::QuotaFull`] when the mailbox would exceed its quota
+//!   (messages and minutes; the organization's, 100 and 30 by default, or the user's own), decided in the
+//!   insert's transaction so concurrent deposits never overshoot. Messages are listed new then saved, oldest
+//!   first, and marked heard, saved or deleted, each audited (never the audio). Expiry follows Webex's
+//!   organization setting: off, or after 1 to 180 days either `permissive` (heard messages go when the user
+//!   opens the mailbox) or `strict` (all go, by [`AccountStore::sweep_expired`]); both take the time as an
+//!   argument.
 //! - **Where the work runs**: every operation blocks (argon2 by design takes tens of milliseconds). Servers run
 //!   them on a [`BlockingPool`]: a fixed number of threads behind a bounded queue, never the threads that pace
 //!   RTP, so a login storm queues (or is refused with [`PoolError::Full`]) instead of stalling audio.
@@ -93,6 +103,7 @@
 mod error;
 mod generate;
 mod hashing;
+mod messages;
 mod model;
 mod pool;
 mod schema;
@@ -104,6 +115,11 @@ mod wav;
 pub use error::{Result, StoreError};
 pub use generate::generate_passcode;
 pub use hashing::HashParams;
+pub use messages::{
+    Folder, MAX_CALLER_TEXT, MAX_EXPIRY_DAYS, MAX_QUOTA_MESSAGES, MAX_QUOTA_MINUTES, MailboxUsage,
+    MessageCounts, MessageDeletion, MessageId, MessageList, MessagePolicy, MessageQuota,
+    MessageSummary, NewMessage, QuotaLimit, QuotaOverride,
+};
 pub use model::{
     AuditEntry, AuditKind, AuditQuery, InitialMode, IssuedKind, IssuedPasscode, KnownCaller,
     Moment, NewPortal, NewUser, Onboarded, Policy, Portal, PortalChanges, Recording, RecordingId,
@@ -112,6 +128,6 @@ pub use model::{
 pub use pool::{BlockingPool, PoolError};
 pub use schema::SCHEMA_VERSION;
 pub use sealing::{KEY_LEN, KeySource, SealingKey};
-pub use sqlite::{DATABASE_FILE, RECORDINGS_DIR, SqliteStore, StoreConfig};
+pub use sqlite::{DATABASE_FILE, MESSAGES_DIR, RECORDINGS_DIR, SqliteStore, StoreConfig};
 pub use store::AccountStore;
 pub use wav::SAMPLE_RATE;

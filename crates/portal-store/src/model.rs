@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use portal_core::rules::PasscodeRules;
 use portal_core::{ChangeReason, Day, Passcode, RecordingKind, VerifyOutcome};
 
+use crate::messages::QuotaOverride;
+
 /// A point in time as the store sees it: the wall clock in unix seconds (for temporary passcode expiry, locks and
 /// the audit) and the calendar day in the organization's time zone (for passcode age). Passed in by the caller so
 /// tests can move the clock.
@@ -72,6 +74,8 @@ pub enum Source {
     Admin,
     /// The user in their own settings.
     UserSettings,
+    /// The store's scheduled maintenance (the strict expiry sweep).
+    Maintenance,
 }
 
 impl fmt::Display for Source {
@@ -87,6 +91,7 @@ impl fmt::Display for Source {
             } => write!(f, "call {call_id}"),
             Source::Admin => f.write_str("admin"),
             Source::UserSettings => f.write_str("user settings"),
+            Source::Maintenance => f.write_str("maintenance"),
         }
     }
 }
@@ -268,6 +273,8 @@ pub struct UserView {
     pub busy_greeting: Option<RecordingId>,
     /// The no-answer greeting, if recorded.
     pub no_answer_greeting: Option<RecordingId>,
+    /// The user's own mailbox quota (unset parts take the organization's).
+    pub quota: QuotaOverride,
 }
 
 impl UserView {
@@ -394,10 +401,22 @@ pub enum AuditKind {
     PortalUnlocked,
     /// A recording was saved.
     RecordingSaved,
+    /// A caller left a voice message (the detail gives its id, length and urgency; never the audio).
+    MessageDeposited,
+    /// The user heard a message for the first time.
+    MessageHeard,
+    /// A message moved to the saved folder.
+    MessageSaved,
+    /// A message was deleted (by the user or an administrator).
+    MessageDeleted,
+    /// A message was deleted because it expired under the policy.
+    MessageExpired,
+    /// A user's own mailbox quota was set or cleared.
+    QuotaChanged,
 }
 
 impl AuditKind {
-    const ALL: [(AuditKind, &'static str); 20] = [
+    const ALL: [(AuditKind, &'static str); 26] = [
         (AuditKind::LoginOk, "login_ok"),
         (AuditKind::LoginFailed, "login_failed"),
         (AuditKind::Locked, "locked"),
@@ -424,6 +443,12 @@ impl AuditKind {
         ),
         (AuditKind::PortalUnlocked, "portal_unlocked"),
         (AuditKind::RecordingSaved, "recording_saved"),
+        (AuditKind::MessageDeposited, "message_deposited"),
+        (AuditKind::MessageHeard, "message_heard"),
+        (AuditKind::MessageSaved, "message_saved"),
+        (AuditKind::MessageDeleted, "message_deleted"),
+        (AuditKind::MessageExpired, "message_expired"),
+        (AuditKind::QuotaChanged, "quota_changed"),
     ];
 
     /// The name stored in the database.

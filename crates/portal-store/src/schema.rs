@@ -93,6 +93,39 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_by_mailbox ON audit (mailbox, id);
     "#,
+    // 2: voice messages, mailbox quotas (the organization's and a user's own) and message expiry.
+    r#"
+    CREATE TABLE messages (
+        id             INTEGER PRIMARY KEY,
+        mailbox        TEXT NOT NULL REFERENCES mailboxes (mailbox) ON DELETE CASCADE,
+        -- The calling number and display name as received (free text, either may be absent).
+        caller_number  TEXT,
+        caller_name    TEXT,
+        received_at    INTEGER NOT NULL,
+        duration_ms    INTEGER NOT NULL CHECK (duration_ms >= 0),
+        folder         TEXT NOT NULL CHECK (folder IN ('new', 'saved')),
+        heard          INTEGER NOT NULL DEFAULT 0 CHECK (heard IN (0, 1)),
+        urgent         INTEGER NOT NULL DEFAULT 0 CHECK (urgent IN (0, 1)),
+        -- The mailbox that forwarded the message here (a later feature); NULL for a message left by a caller.
+        forwarded_by   TEXT,
+        file_name      TEXT NOT NULL UNIQUE
+    );
+    CREATE INDEX messages_by_mailbox ON messages (mailbox, folder, received_at, id);
+    CREATE INDEX messages_by_age ON messages (received_at);
+
+    ALTER TABLE policy ADD COLUMN message_deletion TEXT NOT NULL DEFAULT 'off'
+        CHECK (message_deletion IN ('off', 'permissive', 'strict'));
+    ALTER TABLE policy ADD COLUMN message_expiry_days INTEGER NOT NULL DEFAULT 10
+        CHECK (message_expiry_days BETWEEN 1 AND 180);
+    ALTER TABLE policy ADD COLUMN mailbox_quota_messages INTEGER NOT NULL DEFAULT 100
+        CHECK (mailbox_quota_messages > 0);
+    ALTER TABLE policy ADD COLUMN mailbox_quota_minutes INTEGER NOT NULL DEFAULT 30
+        CHECK (mailbox_quota_minutes > 0);
+
+    -- A user's own quota; NULL means the organization's.
+    ALTER TABLE mailboxes ADD COLUMN quota_messages INTEGER CHECK (quota_messages > 0);
+    ALTER TABLE mailboxes ADD COLUMN quota_minutes INTEGER CHECK (quota_minutes > 0);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -131,5 +164,41 @@ mod tests {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         assert!(matches!(migrate(&mut conn), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_version_1_database_gains_messages_with_the_default_policy() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO policy (id, initial_mode, reset_mode, rules_json, temporary_lifetime_secs)
+                 VALUES (1, 'generated', 'generated', '{}', 3600);
+             INSERT INTO portals (id, name, language) VALUES ('hq', 'HQ', 'en');
+             INSERT INTO mailboxes (mailbox, portal) VALUES ('4711', 'hq');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let policy: (String, i64, i64, i64) = conn
+            .query_row(
+                "SELECT message_deletion, message_expiry_days, mailbox_quota_messages, mailbox_quota_minutes
+                 FROM policy",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(policy, ("off".to_owned(), 10, 100, 30));
+        let own: (Option<i64>, Option<i64>) = conn
+            .query_row(
+                "SELECT quota_messages, quota_minutes FROM mailboxes WHERE mailbox = '4711'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(own, (None, None));
+        let messages: i64 = conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(messages, 0);
     }
 }

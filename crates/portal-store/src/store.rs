@@ -1,15 +1,20 @@
-//! The operations every account store offers, so a PostgreSQL back end can follow the SQLite one.
+//! The operations every account store offers, so a PostgreSQL back end can follow the SQLite one: accounts,
+//! policy, lockout, recordings, audit and voice messages.
 
 use portal_core::{Day, Passcode, RecordingKind};
 
 use crate::error::Result;
+use crate::messages::{
+    MailboxUsage, MessageCounts, MessageId, MessageList, MessagePolicy, MessageSummary, NewMessage,
+    QuotaOverride,
+};
 use crate::model::{
     AuditEntry, AuditQuery, IssuedPasscode, KnownCaller, Moment, NewPortal, NewUser, Onboarded,
     Policy, Portal, PortalChanges, Recording, RecordingId, RecordingOwner, Source, UserView,
     Verification,
 };
 
-/// Accounts, policy, lockout, recordings and audit. Synchronous and blocking (argon2 takes tens of
+/// Accounts, policy, lockout, recordings, audit and voice messages. Synchronous and blocking (argon2 takes tens of
 /// milliseconds, SQL touches disk): call it from a blocking pool, never from threads that pace RTP.
 /// Implementations are `Send + Sync` and safe to share between threads and processes.
 pub trait AccountStore: Send + Sync {
@@ -143,4 +148,81 @@ pub trait AccountStore: Send + Sync {
 
     /// Audit entries, newest first.
     fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    // Voice messages. Every operation on a message names its mailbox too: a message of another mailbox is
+    // `UnknownMessage`, exactly like one that does not exist.
+
+    /// The organization's voice message policy (default quota, expiry).
+    fn message_policy(&self) -> Result<MessagePolicy>;
+
+    /// Replaces the voice message policy (checked against its bounds: `InvalidSetting`). Messages already
+    /// stored stay, even beyond a smaller quota; expiry applies from the next access or sweep.
+    fn set_message_policy(&self, policy: &MessagePolicy, at: Moment, source: &Source)
+    -> Result<()>;
+
+    /// Sets or clears (`None` parts) a user's own quota.
+    fn set_mailbox_quota(
+        &self,
+        mailbox: &str,
+        quota: &QuotaOverride,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// What a mailbox holds against its quota in force: whether it is full, how long a message may still be.
+    fn mailbox_usage(&self, mailbox: &str) -> Result<MailboxUsage>;
+
+    /// Stores a message a caller left (8 kHz mono 16-bit samples; the duration is computed from them) in the
+    /// mailbox's new folder, unheard. `QuotaFull` when the mailbox would hold more messages or minutes than its
+    /// quota, decided in the insert's transaction, so concurrent deposits never exceed it. After a crash at any
+    /// moment the message is either fully stored or absent.
+    fn deposit_message(
+        &self,
+        message: &NewMessage,
+        samples: &[i16],
+        source: &Source,
+    ) -> Result<MessageId>;
+
+    /// A mailbox's messages, new ones oldest first, then saved ones oldest first, with the counts. Deletes
+    /// nothing (see [`expire_on_access`](Self::expire_on_access)).
+    fn list_messages(&self, mailbox: &str) -> Result<MessageList>;
+
+    /// A mailbox's counts: new, saved, urgent new, urgent saved.
+    fn message_counts(&self, mailbox: &str) -> Result<MessageCounts>;
+
+    /// One message of a mailbox, without its audio.
+    fn message(&self, mailbox: &str, id: MessageId) -> Result<MessageSummary>;
+
+    /// A message's audio (8 kHz mono 16-bit samples).
+    fn message_audio(&self, mailbox: &str, id: MessageId) -> Result<Vec<i16>>;
+
+    /// Marks a message heard (audited the first time only).
+    fn mark_message_heard(
+        &self,
+        mailbox: &str,
+        id: MessageId,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// Moves a message to the saved folder; a saved message counts as heard.
+    fn save_message(&self, mailbox: &str, id: MessageId, at: Moment, source: &Source)
+    -> Result<()>;
+
+    /// Deletes a message: its row, then its file.
+    fn delete_message(
+        &self,
+        mailbox: &str,
+        id: MessageId,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()>;
+
+    /// Applies message expiry as the user opens their mailbox at `at`: permissive mode deletes their expired
+    /// messages they have heard, strict mode all their expired messages. Returns how many were deleted.
+    fn expire_on_access(&self, mailbox: &str, at: Moment, source: &Source) -> Result<usize>;
+
+    /// The scheduled expiry sweep at `at`: in strict mode deletes every expired message of every mailbox;
+    /// otherwise nothing. Returns how many were deleted.
+    fn sweep_expired(&self, at: Moment) -> Result<usize>;
 }

@@ -1,10 +1,12 @@
-//! Recordings on disk: 8 kHz mono 16-bit PCM WAV, written durably before the database row that names them.
+//! Audio on disk (recordings and voice messages): 8 kHz mono 16-bit PCM WAV, written durably under a random
+//! name before the database row that names them, and read back.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Result, StoreError};
+use crate::sealing::fill_random;
 
 /// Sample rate of every recording (the telephone rate).
 pub const SAMPLE_RATE: u32 = 8000;
@@ -36,14 +38,46 @@ pub(crate) fn encode(samples: &[i16]) -> Vec<u8> {
     out
 }
 
+/// Writes `samples` as a new WAV file in `dir` under a fresh random name (`<24 hex digits>.wav`, through
+/// `<same>.tmp`) and returns the name. The file is complete and durable when this returns: the caller inserts
+/// the row naming it afterwards, and removes the file if that fails.
+pub(crate) fn write_new(dir: &Path, samples: &[i16]) -> Result<String> {
+    let mut name = [0u8; 12];
+    fill_random(&mut name)?;
+    let name: String = name.iter().map(|b| format!("{b:02x}")).collect();
+    let file_name = format!("{name}.wav");
+    write_durably(dir, &format!("{name}.tmp"), &file_name, &encode(samples))?;
+    Ok(file_name)
+}
+
+/// The samples of a WAV file this crate wrote (the canonical 44-byte header, 8 kHz mono 16-bit PCM).
+pub(crate) fn read(path: &Path) -> Result<Vec<i16>> {
+    let bytes = fs::read(path).map_err(StoreError::io(path))?;
+    decode(&bytes).ok_or_else(|| StoreError::Corrupt(format!("{} is not our WAV", path.display())))
+}
+
+fn decode(bytes: &[u8]) -> Option<Vec<i16>> {
+    let header = bytes.get(..HEADER_LEN)?;
+    let data_len = u32::from_le_bytes(header[40..44].try_into().ok()?) as usize;
+    let well_formed = &header[0..4] == b"RIFF"
+        && &header[8..16] == b"WAVEfmt "
+        && header[20..24] == [1, 0, 1, 0]
+        && header[24..28] == SAMPLE_RATE.to_le_bytes()
+        && header[34..36] == [16, 0]
+        && &header[36..40] == b"data"
+        && bytes.len() == HEADER_LEN + data_len
+        && data_len.is_multiple_of(2);
+    well_formed.then(|| {
+        bytes[HEADER_LEN..]
+            .chunks_exact(2)
+            .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+            .collect()
+    })
+}
+
 /// Writes `bytes` to `temp`, fsyncs it, renames it to `path` and fsyncs the directory, so after a crash the
 /// file is either absent or complete.
-pub(crate) fn write_durably(
-    dir: &Path,
-    temp_name: &str,
-    final_name: &str,
-    bytes: &[u8],
-) -> Result<()> {
+fn write_durably(dir: &Path, temp_name: &str, final_name: &str, bytes: &[u8]) -> Result<()> {
     let temp = dir.join(temp_name);
     let path = dir.join(final_name);
     let result = (|| {
@@ -82,5 +116,15 @@ mod tests {
         assert_eq!(u32::from_le_bytes(bytes[40..44].try_into().unwrap()), 8);
         assert_eq!(&bytes[44..48], &[0, 0, 1, 0]);
         assert_eq!(&bytes[48..52], &[0xff, 0xff, 0xff, 0x7f]);
+    }
+
+    #[test]
+    fn what_is_encoded_decodes_and_a_torn_file_does_not() {
+        let samples = [0, 1, -1, i16::MAX, i16::MIN];
+        let bytes = encode(&samples);
+        assert_eq!(decode(&bytes).unwrap(), samples);
+        assert_eq!(decode(&bytes[..bytes.len() - 2]), None);
+        assert_eq!(decode(&bytes[..20]), None);
+        assert_eq!(decode(&encode(&[])).unwrap(), Vec::<i16>::new());
     }
 }

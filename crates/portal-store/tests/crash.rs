@@ -1,6 +1,7 @@
-//! Crash safety: a child process changes passcodes and saves recordings in a loop and is killed with SIGKILL at
-//! random moments; afterwards every account opens with its old or its new passcode, never neither, and every
-//! recording row has its complete file.
+//! Crash safety: a child process changes passcodes, saves recordings, and deposits and deletes voice messages in
+//! a loop and is killed with SIGKILL at random moments; afterwards every account opens with its old or its new
+//! passcode, never neither, every recording and message row has its complete file, and once the sweep at open
+//! has run (files made old enough) no message file is left without its row.
 
 mod common;
 
@@ -9,16 +10,20 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use common::*;
 use portal_core::{RecordingKind, VerifyOutcome};
-use portal_store::{AccountStore, RecordingOwner, Source, StoreError, generate_passcode};
+use portal_store::{
+    AccountStore, NewMessage, RecordingOwner, Source, SqliteStore, StoreError, generate_passcode,
+};
 
 const MAILBOXES: [&str; 4] = ["4711", "4712", "4713", "4714"];
 const DIR_VARIABLE: &str = "VPORTAL_CRASH_TEST_DIR";
 const LOG: &str = "passcodes.log";
 const ROUNDS: usize = 6;
+/// Messages a mailbox keeps in the child's loop: beyond that it deletes its oldest.
+const KEPT_MESSAGES: usize = 3;
 
 /// Appends one line to the log. The line is in the kernel before the store is asked to write, so a SIGKILL
 /// never loses it; it names the passcode the store may or may not have committed.
@@ -92,8 +97,80 @@ fn crash_child_changes_passcodes_until_killed() {
                     &call("crash"),
                 )
                 .unwrap();
+            // A message whose length is a whole number of milliseconds, so the row's duration gives the file's
+            // exact size; then the oldest goes once the mailbox holds more than a few.
+            let message = NewMessage {
+                mailbox: (*mailbox).to_owned(),
+                caller_number: Some("+15550199".to_owned()),
+                caller_name: Some(format!("round {round}")),
+                received_at: t0(),
+                urgent: round % 3 == 0,
+            };
+            store
+                .deposit_message(&message, &samples[..samples.len() / 8 * 8], &call("crash"))
+                .unwrap();
+            let held = store.list_messages(mailbox).unwrap().messages;
+            if held.len() > KEPT_MESSAGES {
+                store
+                    .delete_message(mailbox, held[0].id, t0(), &call("crash"))
+                    .unwrap();
+            }
         }
     }
+}
+
+/// Every message row has its complete file; after the sweep at open (the files made older than its grace),
+/// every message file has its row. Returns how many messages are stored.
+fn check_messages(data: &Path, key: &portal_store::SealingKey, round: usize) -> usize {
+    let reopen = || {
+        open(
+            data,
+            key.clone(),
+            portal_store::HashParams::low_cost_for_tests(),
+        )
+    };
+    let rows = |store: &SqliteStore| -> Vec<(String, i64)> {
+        let conn = rusqlite::Connection::open(store.database_path()).unwrap();
+        let mut statement = conn
+            .prepare("SELECT file_name, duration_ms FROM messages")
+            .unwrap();
+        statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let store = reopen();
+    for (file_name, duration_ms) in rows(&store) {
+        let length = std::fs::metadata(store.messages_dir().join(&file_name))
+            .unwrap_or_else(|_| panic!("round {round}: message row {file_name} has no file"))
+            .len();
+        assert_eq!(
+            length,
+            44 + 16 * duration_ms as u64,
+            "round {round}: message {file_name} is incomplete"
+        );
+    }
+    // A file the kill left without a row is younger than the sweep's grace: age every file, then reopen.
+    for entry in std::fs::read_dir(store.messages_dir()).unwrap() {
+        std::fs::File::options()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
+            .unwrap();
+    }
+    drop(store);
+    let store = reopen();
+    let mut named: Vec<String> = rows(&store).into_iter().map(|(name, _)| name).collect();
+    named.sort();
+    let mut files: Vec<String> = std::fs::read_dir(store.messages_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, named, "round {round}: message files without rows");
+    named.len()
 }
 
 #[test]
@@ -125,6 +202,7 @@ fn a_killed_writer_leaves_every_account_with_its_old_or_new_passcode() {
     }
 
     let mut changes_seen = 0;
+    let mut messages_seen = 0;
     for round in 0..ROUNDS {
         let lines_before = std::fs::read_to_string(&log).unwrap().lines().count();
         let mut child = Command::new(std::env::current_exe().unwrap())
@@ -202,6 +280,12 @@ fn a_killed_writer_leaves_every_account_with_its_old_or_new_passcode() {
                 "round {round}: {file_name} is incomplete"
             );
         }
+        drop(store);
+        messages_seen += check_messages(&data, &key, round);
     }
     assert!(changes_seen > 0, "the child never got to change a passcode");
+    assert!(
+        messages_seen > 0,
+        "the child never got to deposit a message"
+    );
 }

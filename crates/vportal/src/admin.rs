@@ -1,6 +1,11 @@
-//! Administration: policy, portals and users, as library functions. The `vportal admin` command is a thin layer
-//! over them, and a later REST API calls the same functions. Every operation that hands a user a passcode
-//! emails it through the [`Notifier`]; nothing here returns or prints a passcode.
+//! Administration: policy, portals, users and their voice messages, as library functions. The `vportal admin`
+//! command is a thin layer over them, and a later REST API calls the same functions. Every operation that hands
+//! a user a passcode emails it through the [`Notifier`]; nothing here returns or prints a passcode. Voice
+//! messages and quotas are in [`messages`].
+
+mod messages;
+
+pub use messages::{MessageLine, MessagePolicyChanges, QuotaChanges};
 
 use std::time::Duration;
 
@@ -8,8 +13,8 @@ use portal_core::rules::PasscodeRules;
 use portal_core::{ChangeReason, Passcode};
 use portal_notify::{Delivery, Notice, Notifier, NotifyError, Recipient};
 use portal_store::{
-    AccountStore, AuditQuery, InitialMode, IssuedKind, IssuedPasscode, Moment, NewPortal, NewUser,
-    Policy, Portal, PortalChanges, ResetMode, Source, StoreError, UserView,
+    AccountStore, AuditQuery, InitialMode, IssuedKind, IssuedPasscode, MessagePolicy, Moment,
+    NewPortal, NewUser, Policy, Portal, PortalChanges, ResetMode, Source, StoreError, UserView,
 };
 use serde::Serialize;
 
@@ -53,7 +58,10 @@ impl From<StoreError> for AdminError {
             | StoreError::UnknownMailbox(_)
             | StoreError::UnknownPortal(_)
             | StoreError::AlreadyExists(_)
-            | StoreError::NotDigits(_) => AdminError::Invalid(error.to_string()),
+            | StoreError::NotDigits(_)
+            | StoreError::UnknownMessage(_)
+            | StoreError::QuotaFull { .. }
+            | StoreError::InvalidSetting(_) => AdminError::Invalid(error.to_string()),
             other => AdminError::Store(other),
         }
     }
@@ -72,6 +80,15 @@ pub struct PolicyView {
     pub temporary_pin_lifetime_hours: u64,
     /// The passcode rules.
     pub rules: PasscodeRules,
+    /// When expired voice messages are deleted: `off`, `permissive` (heard ones, when the user opens the
+    /// mailbox) or `strict` (all, on schedule).
+    pub message_deletion: &'static str,
+    /// Days after which a voice message expires (kept while deletion is off).
+    pub message_expiry_days: u16,
+    /// Every user's mailbox quota in messages, unless they have their own.
+    pub mailbox_quota_messages: u32,
+    /// Every user's mailbox quota in minutes, unless they have their own.
+    pub mailbox_quota_minutes: u32,
 }
 
 /// Changes to the policy; `None` leaves a setting as it is.
@@ -87,6 +104,19 @@ pub struct PolicyChanges {
     pub rules: Vec<RuleChange>,
     /// How long generated passcodes work.
     pub temporary_lifetime: Option<Duration>,
+    /// Changes to the voice message policy (quota, expiry).
+    pub messages: MessagePolicyChanges,
+}
+
+impl PolicyChanges {
+    /// Whether the passcode part of the policy changes.
+    fn touches_passcodes(&self) -> bool {
+        self.initial.is_some()
+            || self.reset.is_some()
+            || self.seven_digit_preset
+            || !self.rules.is_empty()
+            || self.temporary_lifetime.is_some()
+    }
 }
 
 /// One change to one passcode rule.
@@ -200,6 +230,10 @@ pub struct UserSummary {
     pub name_recorded: bool,
     /// Days since the passcode was set.
     pub passcode_age_days: Option<i64>,
+    /// The user's own mailbox quota in messages (`null`: the organization's).
+    pub mailbox_quota_messages: Option<u32>,
+    /// The user's own mailbox quota in minutes (`null`: the organization's).
+    pub mailbox_quota_minutes: Option<u32>,
 }
 
 impl From<UserView> for UserSummary {
@@ -216,6 +250,8 @@ impl From<UserView> for UserSummary {
             must_change: user.must_change.map(reason_name),
             name_recorded: user.name_recorded,
             passcode_age_days: user.passcode_age_days,
+            mailbox_quota_messages: user.quota.max_messages,
+            mailbox_quota_minutes: user.quota.max_minutes,
         }
     }
 }
@@ -270,16 +306,19 @@ impl Admin<'_> {
     pub fn policy(&self) -> Result<PolicyView, AdminError> {
         let policy = self.store.policy()?;
         let default_pin_set = self.store.default_passcode()?.is_some();
-        Ok(policy_view(&policy, default_pin_set))
+        let messages = self.store.message_policy()?;
+        Ok(policy_view(&policy, default_pin_set, &messages))
     }
 
     /// Changes the policy; `default_pin`, when given, becomes the organization's default passcode. Existing
-    /// users keep their passcodes.
+    /// users keep their passcodes, and their messages (even beyond a smaller quota).
     pub fn set_policy(
         &self,
         changes: &PolicyChanges,
         default_pin: Option<&Passcode>,
     ) -> Result<PolicyView, AdminError> {
+        // The message half is checked first and written last: a refused passcode change writes nothing.
+        let messages = changes.messages.apply(self.store.message_policy()?)?;
         let mut policy = self.store.policy()?;
         if let Some(initial) = changes.initial {
             policy.initial = initial;
@@ -305,8 +344,14 @@ impl Admin<'_> {
         if let Some(lifetime) = changes.temporary_lifetime {
             policy.temporary_lifetime = lifetime;
         }
-        self.store
-            .set_policy(&policy, default_pin, self.at, &self.source)?;
+        if changes.touches_passcodes() || default_pin.is_some() || changes.messages.is_empty() {
+            self.store
+                .set_policy(&policy, default_pin, self.at, &self.source)?;
+        }
+        if !changes.messages.is_empty() {
+            self.store
+                .set_message_policy(&messages, self.at, &self.source)?;
+        }
         self.policy()
     }
 
@@ -526,7 +571,7 @@ pub struct AuditLine {
     pub detail: Option<String>,
 }
 
-fn policy_view(policy: &Policy, default_pin_set: bool) -> PolicyView {
+fn policy_view(policy: &Policy, default_pin_set: bool, messages: &MessagePolicy) -> PolicyView {
     PolicyView {
         initial_pin: match policy.initial {
             InitialMode::Default => "default",
@@ -540,6 +585,10 @@ fn policy_view(policy: &Policy, default_pin_set: bool) -> PolicyView {
         default_pin_set,
         temporary_pin_lifetime_hours: policy.temporary_lifetime.as_secs() / 3600,
         rules: policy.rules.clone(),
+        message_deletion: messages.deletion.as_str(),
+        message_expiry_days: messages.expiry_days,
+        mailbox_quota_messages: messages.quota.max_messages,
+        mailbox_quota_minutes: messages.quota.max_minutes,
     }
 }
 

@@ -211,6 +211,69 @@ pub(crate) struct PolicySetArgs {
     /// Hours a generated temporary passcode works.
     #[arg(long, value_name = "HOURS")]
     pub(crate) temporary_pin_hours: Option<u64>,
+    /// When expired voice messages are deleted.
+    #[arg(long)]
+    pub(crate) message_deletion: Option<MessageDeletionArg>,
+    /// Days after which a voice message expires (1 to 180).
+    #[arg(long, value_name = "DAYS", value_parser = expiry_days)]
+    pub(crate) message_expiry_days: Option<u16>,
+    /// Every user's mailbox quota in messages, unless they have their own (1 to 10000).
+    #[arg(long, value_name = "N", value_parser = quota_messages)]
+    pub(crate) mailbox_quota_messages: Option<u32>,
+    /// Every user's mailbox quota in minutes of messages, unless they have their own (1 to 6000).
+    #[arg(long, value_name = "MINUTES", value_parser = quota_minutes)]
+    pub(crate) mailbox_quota_minutes: Option<u32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum MessageDeletionArg {
+    /// Messages never expire.
+    Off,
+    /// Expired messages the user has heard are deleted when they open the mailbox; unheard ones are kept.
+    Permissive,
+    /// Every expired message, heard or not, is deleted on schedule.
+    Strict,
+}
+
+/// A whole number from `low` to `high`.
+fn bounded(text: &str, low: u32, high: u32) -> Result<u32, String> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|value| (low..=high).contains(value))
+        .ok_or_else(|| format!("`{text}` is not a number from {low} to {high}"))
+}
+
+pub(crate) fn expiry_days(text: &str) -> Result<u16, String> {
+    bounded(text, 1, u32::from(portal_store::MAX_EXPIRY_DAYS)).map(|days| days as u16)
+}
+
+pub(crate) fn quota_messages(text: &str) -> Result<u32, String> {
+    bounded(text, 1, portal_store::MAX_QUOTA_MESSAGES)
+}
+
+pub(crate) fn quota_minutes(text: &str) -> Result<u32, String> {
+    bounded(text, 1, portal_store::MAX_QUOTA_MINUTES)
+}
+
+/// A user's own quota value, or `default` for the organization's.
+#[derive(Clone, Copy)]
+pub(crate) struct OwnQuota(pub(crate) Option<u32>);
+
+fn own_quota(text: &str, parse: fn(&str) -> Result<u32, String>) -> Result<OwnQuota, String> {
+    if text == "default" {
+        return Ok(OwnQuota(None));
+    }
+    parse(text)
+        .map(|value| OwnQuota(Some(value)))
+        .map_err(|error| format!("{error}, nor `default`"))
+}
+
+pub(crate) fn own_quota_messages(text: &str) -> Result<OwnQuota, String> {
+    own_quota(text, quota_messages)
+}
+
+pub(crate) fn own_quota_minutes(text: &str) -> Result<OwnQuota, String> {
+    own_quota(text, quota_minutes)
 }
 
 pub(crate) fn port_range(text: &str) -> Result<(u16, u16), String> {
@@ -323,4 +386,18 @@ pub(crate) enum UserCommand {
     SetPin { mailbox: String },
     /// Unlock a mailbox (the passcode stays).
     Unlock { mailbox: String },
+    /// Change a user's own settings: their mailbox quota (`default` returns a part to the organization's).
+    Set {
+        mailbox: String,
+        /// Most voice messages the mailbox holds, or `default`.
+        #[arg(long, value_name = "N|default", value_parser = own_quota_messages)]
+        mailbox_quota_messages: Option<OwnQuota>,
+        /// Most minutes of voice messages the mailbox holds, or `default`.
+        #[arg(long, value_name = "MINUTES|default", value_parser = own_quota_minutes)]
+        mailbox_quota_minutes: Option<OwnQuota>,
+    },
+    /// List a mailbox's voice messages as JSON (new ones oldest first, then saved ones; never the audio).
+    Messages { mailbox: String },
+    /// Delete one of a mailbox's voice messages (its audio too), by the id `messages` shows.
+    MessageDelete { mailbox: String, id: i64 },
 }

@@ -9,13 +9,15 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 use portal_core::{Dialed, Passcode};
 use portal_notify::Notifier;
+use portal_store::MessageDeletion;
 use portal_store::{
     AccountStore, AuditQuery, InitialMode, Moment, PortalChanges, ResetMode, Source, SqliteStore,
 };
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
 use vportal::admin::{
-    Admin, AdminError, Emailed, PolicyChanges, RuleChange, UserToAdd, only_portal,
+    Admin, AdminError, Emailed, MessagePolicyChanges, PolicyChanges, QuotaChanges, RuleChange,
+    UserToAdd, only_portal,
 };
 use vportal::bridge::{Services, call_config};
 use vportal::catalog::Catalog;
@@ -27,8 +29,8 @@ use vportal::{data, demo, telemetry};
 mod cli;
 
 use cli::{
-    AdminCommand, Allowance, Cli, Command, DataArgs, Days, InitialPin, PolicyCommand,
-    PolicySetArgs, PortalCommand, Preset, ResetPin, UserCommand,
+    AdminCommand, Allowance, Cli, Command, DataArgs, Days, InitialPin, MessageDeletionArg,
+    OwnQuota, PolicyCommand, PolicySetArgs, PortalCommand, Preset, ResetPin, UserCommand,
 };
 
 /// How a command failed: a bad request (exit status 2) or a failure of the system (1).
@@ -480,6 +482,29 @@ fn administer(admin: &Admin<'_>, command: AdminCommand) -> Result<(), Failure> {
                 println!("user {mailbox}: mailbox unlocked");
                 Ok(())
             }
+            UserCommand::Set {
+                mailbox,
+                mailbox_quota_messages,
+                mailbox_quota_minutes,
+            } => {
+                let changes = QuotaChanges {
+                    max_messages: mailbox_quota_messages.map(|OwnQuota(value)| value),
+                    max_minutes: mailbox_quota_minutes.map(|OwnQuota(value)| value),
+                };
+                if changes == QuotaChanges::default() {
+                    return Err(Failure::Usage(
+                        "nothing to change: give --mailbox-quota-messages or --mailbox-quota-minutes"
+                            .into(),
+                    ));
+                }
+                print_json(&admin.set_user_quota(&mailbox, &changes)?)
+            }
+            UserCommand::Messages { mailbox } => print_json(&admin.messages(&mailbox)?),
+            UserCommand::MessageDelete { mailbox, id } => {
+                admin.delete_message(&mailbox, id)?;
+                println!("user {mailbox}: message {id} deleted");
+                Ok(())
+            }
         },
         AdminCommand::Audit { mailbox, limit } => {
             let lines = admin.audit(&AuditQuery {
@@ -529,6 +554,16 @@ fn policy_changes(args: &PolicySetArgs) -> PolicyChanges {
         temporary_lifetime: args
             .temporary_pin_hours
             .map(|hours| Duration::from_secs(hours.saturating_mul(3600))),
+        messages: MessagePolicyChanges {
+            deletion: args.message_deletion.map(|deletion| match deletion {
+                MessageDeletionArg::Off => MessageDeletion::Off,
+                MessageDeletionArg::Permissive => MessageDeletion::Permissive,
+                MessageDeletionArg::Strict => MessageDeletion::Strict,
+            }),
+            expiry_days: args.message_expiry_days,
+            quota_messages: args.mailbox_quota_messages,
+            quota_minutes: args.mailbox_quota_minutes,
+        },
     }
 }
 

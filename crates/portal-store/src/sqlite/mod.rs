@@ -1,12 +1,15 @@
-//! The SQLite back end: one database file in WAL mode, recordings as WAV files beside it.
+//! The SQLite back end: one database file in WAL mode, recordings and voice messages as WAV files beside it.
 //!
 //! This file opens the store and lists the [`AccountStore`] operations, each forwarded to the file of its
 //! concern: [`policy`], [`portals`], [`users`], [`passcodes`] (chosen, reset, history), [`lockout`] (verifying
-//! and counting attempts, unlocking), [`recordings`] and [`audit`]. [`connection`] lends the connections.
+//! and counting attempts, unlocking), [`recordings`], [`messages`] (deposit, list, heard, saved, deleted,
+//! quota), [`expiry`] (messages deleted under the policy) and [`audit`]. [`connection`] lends the connections.
 
 mod audit;
 mod connection;
+mod expiry;
 mod lockout;
+mod messages;
 mod passcodes;
 mod policy;
 mod portals;
@@ -23,6 +26,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::error::{Result, StoreError};
 use crate::hashing::{HashParams, Hasher};
+use crate::messages::{
+    MailboxUsage, MessageCounts, MessageId, MessageList, MessagePolicy, MessageSummary, NewMessage,
+    QuotaOverride,
+};
 use crate::model::{
     AuditEntry, AuditQuery, IssuedPasscode, KnownCaller, Moment, NewPortal, NewUser, Onboarded,
     Policy, Portal, PortalChanges, Recording, RecordingId, RecordingOwner, Source, UserView,
@@ -38,13 +45,15 @@ use self::policy::{initial_mode_name, reset_mode_name, rules_json};
 pub const DATABASE_FILE: &str = "vportal.db";
 /// Directory of the recordings inside the data directory.
 pub const RECORDINGS_DIR: &str = "recordings";
+/// Directory of the voice messages inside the data directory (mode 0700: they are private).
+pub const MESSAGES_DIR: &str = "messages";
 /// How often a verification or passcode write starts over when the account changed under it.
 const MAX_RACE_RETRIES: usize = 3;
 
 /// How to open a [`SqliteStore`].
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// Holds `vportal.db` and `recordings/`; created if missing.
+    /// Holds `vportal.db`, `recordings/` and `messages/`; created if missing.
     pub data_dir: PathBuf,
     /// Seals the default passcode. Kept outside the database.
     pub sealing_key: SealingKey,
@@ -85,6 +94,7 @@ pub struct SqliteStore {
     config: StoreConfig,
     database: PathBuf,
     recordings: PathBuf,
+    messages: PathBuf,
     idle: Mutex<Vec<Connection>>,
     hasher: Hasher,
     /// What unknown mailboxes and mailboxes without a passcode are verified against, so they cost the same.
@@ -101,10 +111,12 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in `config.data_dir`: runs migrations, writes the default policy for
-    /// a new organization, removes leftover temporary recording files.
+    /// a new organization, removes leftover temporary recording and message files (and files no row names).
     pub fn open(config: StoreConfig) -> Result<SqliteStore> {
         let recordings = config.data_dir.join(RECORDINGS_DIR);
         fs::create_dir_all(&recordings).map_err(StoreError::io(&recordings))?;
+        let messages = config.data_dir.join(MESSAGES_DIR);
+        create_private_dir(&messages)?;
         let hasher = Hasher::new(config.hash_params)?;
         // A random secret nobody knows: unknown mailboxes never verify, at the cost of a real verification.
         let mut secret = [0u8; 16];
@@ -113,6 +125,7 @@ impl SqliteStore {
         let store = SqliteStore {
             database: config.data_dir.join(DATABASE_FILE),
             recordings,
+            messages,
             idle: Mutex::new(Vec::new()),
             hasher,
             decoy_hash,
@@ -136,6 +149,7 @@ impl SqliteStore {
         )?;
         drop(conn);
         store.sweep_recordings()?;
+        store.sweep_message_files()?;
         Ok(store)
     }
 
@@ -147,6 +161,11 @@ impl SqliteStore {
     /// Where the recordings are.
     pub fn recordings_dir(&self) -> &Path {
         &self.recordings
+    }
+
+    /// Where the voice messages are.
+    pub fn messages_dir(&self) -> &Path {
+        &self.messages
     }
 
     /// argon2 verifications done by this store so far (including decoy verifications).
@@ -185,6 +204,17 @@ fn check_digits(text: &str, allow_plus: bool) -> Result<()> {
         || !digits.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(StoreError::NotDigits(text.to_owned()));
+    }
+    Ok(())
+}
+
+/// Creates `dir` if missing, readable by its owner only (on Unix).
+fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(StoreError::io(dir))?;
     }
     Ok(())
 }
@@ -343,5 +373,95 @@ impl AccountStore for SqliteStore {
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         SqliteStore::audit(self, query)
+    }
+
+    fn message_policy(&self) -> Result<MessagePolicy> {
+        SqliteStore::message_policy(self)
+    }
+
+    fn set_message_policy(
+        &self,
+        policy: &MessagePolicy,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        SqliteStore::set_message_policy(self, policy, at, source)
+    }
+
+    fn set_mailbox_quota(
+        &self,
+        mailbox: &str,
+        quota: &QuotaOverride,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        SqliteStore::set_mailbox_quota(self, mailbox, quota, at, source)
+    }
+
+    fn mailbox_usage(&self, mailbox: &str) -> Result<MailboxUsage> {
+        SqliteStore::mailbox_usage(self, mailbox)
+    }
+
+    fn deposit_message(
+        &self,
+        message: &NewMessage,
+        samples: &[i16],
+        source: &Source,
+    ) -> Result<MessageId> {
+        SqliteStore::deposit_message(self, message, samples, source)
+    }
+
+    fn list_messages(&self, mailbox: &str) -> Result<MessageList> {
+        SqliteStore::list_messages(self, mailbox)
+    }
+
+    fn message_counts(&self, mailbox: &str) -> Result<MessageCounts> {
+        SqliteStore::message_counts(self, mailbox)
+    }
+
+    fn message(&self, mailbox: &str, id: MessageId) -> Result<MessageSummary> {
+        SqliteStore::message(self, mailbox, id)
+    }
+
+    fn message_audio(&self, mailbox: &str, id: MessageId) -> Result<Vec<i16>> {
+        SqliteStore::message_audio(self, mailbox, id)
+    }
+
+    fn mark_message_heard(
+        &self,
+        mailbox: &str,
+        id: MessageId,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        SqliteStore::mark_message_heard(self, mailbox, id, at, source)
+    }
+
+    fn save_message(
+        &self,
+        mailbox: &str,
+        id: MessageId,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        SqliteStore::save_message(self, mailbox, id, at, source)
+    }
+
+    fn delete_message(
+        &self,
+        mailbox: &str,
+        id: MessageId,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        SqliteStore::delete_message(self, mailbox, id, at, source)
+    }
+
+    fn expire_on_access(&self, mailbox: &str, at: Moment, source: &Source) -> Result<usize> {
+        SqliteStore::expire_on_access(self, mailbox, at, source)
+    }
+
+    fn sweep_expired(&self, at: Moment) -> Result<usize> {
+        SqliteStore::sweep_expired(self, at)
     }
 }

@@ -1,5 +1,6 @@
 //! The organization's voicemail policy: its passcode rules, its modes for new users and resets, and the sealed
-//! default passcode.
+//! default passcode; and, beside it in the same row, the voice message policy (default quota, expiry). The two
+//! are read and changed apart, so a passcode change never rewrites the message settings and the other way round.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use rusqlite::{Connection, params};
 use super::audit::{Subject, audit};
 use super::{SqliteStore, immediate};
 use crate::error::{Result, StoreError};
+use crate::messages::{MessageDeletion, MessagePolicy, MessageQuota};
 use crate::model::{AuditKind, InitialMode, Moment, Policy, ResetMode, Source, duration_seconds};
 
 impl SqliteStore {
@@ -81,6 +83,47 @@ impl SqliteStore {
         })
     }
 
+    pub(super) fn message_policy(&self) -> Result<MessagePolicy> {
+        read_message_policy(&*self.connection()?)
+    }
+
+    pub(super) fn set_message_policy(
+        &self,
+        policy: &MessagePolicy,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        policy.validate()?;
+        let mut conn = self.connection()?;
+        immediate(&mut conn, |tx| {
+            tx.execute(
+                "UPDATE policy SET message_deletion = ?1, message_expiry_days = ?2, mailbox_quota_messages = ?3,
+                     mailbox_quota_minutes = ?4 WHERE id = 1",
+                params![
+                    policy.deletion.as_str(),
+                    policy.expiry_days,
+                    policy.quota.max_messages,
+                    policy.quota.max_minutes,
+                ],
+            )?;
+            let detail = format!(
+                "messages: quota {} messages, {} minutes; deletion {}, after {} days",
+                policy.quota.max_messages,
+                policy.quota.max_minutes,
+                policy.deletion.as_str(),
+                policy.expiry_days
+            );
+            audit(
+                tx,
+                at,
+                AuditKind::PolicyChanged,
+                &Subject::organization(),
+                source,
+                Some(&detail),
+            )
+        })
+    }
+
     pub(super) fn default_passcode(&self) -> Result<Option<Passcode>> {
         self.unseal_default(&*self.connection()?)
     }
@@ -132,6 +175,32 @@ pub(super) fn read_policy(conn: &Connection) -> Result<(Policy, Option<Vec<u8>>)
         temporary_lifetime: Duration::from_secs(u64::try_from(lifetime).unwrap_or(1)),
     };
     Ok((policy, sealed))
+}
+
+pub(super) fn read_message_policy(conn: &Connection) -> Result<MessagePolicy> {
+    let (deletion, expiry_days, max_messages, max_minutes) = conn.query_row(
+        "SELECT message_deletion, message_expiry_days, mailbox_quota_messages, mailbox_quota_minutes
+         FROM policy WHERE id = 1",
+        [],
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, u16>(1)?,
+                row.get::<_, u32>(2)?,
+                row.get::<_, u32>(3)?,
+            ))
+        },
+    )?;
+    let deletion = MessageDeletion::from_name(&deletion)
+        .ok_or_else(|| StoreError::Corrupt(format!("message deletion {deletion}")))?;
+    Ok(MessagePolicy {
+        quota: MessageQuota {
+            max_messages,
+            max_minutes,
+        },
+        deletion,
+        expiry_days,
+    })
 }
 
 pub(super) fn rules_json(rules: &PasscodeRules) -> Result<String> {

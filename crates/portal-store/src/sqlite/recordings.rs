@@ -1,7 +1,8 @@
-//! Recordings: WAV files under `recordings/`, each named by one row, and the sweep of files no row names.
+//! Recordings: WAV files under `recordings/`, each named by one row, and the sweep of files no row names (which
+//! voice messages share, for `messages/`).
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use portal_core::RecordingKind;
@@ -14,7 +15,6 @@ use crate::model::{
     AuditKind, Moment, Recording, RecordingId, RecordingOwner, Source, recording_kind_from_name,
     recording_kind_name,
 };
-use crate::sealing::fill_random;
 use crate::wav;
 
 /// Temporary and orphaned recording files younger than this are left alone (another process may be mid-save).
@@ -54,17 +54,8 @@ impl SqliteStore {
         if !owner_exists(&conn)? {
             return Err(owner_missing(owner));
         }
-        let mut name = [0u8; 12];
-        fill_random(&mut name)?;
-        let name: String = name.iter().map(|b| format!("{b:02x}")).collect();
-        let file_name = format!("{name}.wav");
         // The file is complete and durable before the row that names it exists.
-        wav::write_durably(
-            &self.recordings,
-            &format!("{name}.tmp"),
-            &file_name,
-            &wav::encode(samples),
-        )?;
+        let file_name = wav::write_new(&self.recordings, samples)?;
         let result = immediate(&mut conn, |tx| {
             if !owner_exists(tx)? {
                 return Err(owner_missing(owner));
@@ -160,39 +151,7 @@ impl SqliteStore {
     /// Removes temporary recording files and WAV files no row names, if older than an hour. A crash between
     /// writing a recording's file and inserting its row leaves such a file; never the other way round.
     pub fn sweep_recordings(&self) -> Result<usize> {
-        let conn = self.connection()?;
-        let mut removed = 0;
-        let entries = fs::read_dir(&self.recordings).map_err(StoreError::io(&self.recordings))?;
-        for entry in entries {
-            let entry = entry.map_err(StoreError::io(&self.recordings))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let old_enough = entry
-                .metadata()
-                .and_then(|meta| meta.modified())
-                .ok()
-                .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-                .is_some_and(|age| age >= ORPHAN_GRACE);
-            if !old_enough {
-                continue;
-            }
-            let orphan = if name.ends_with(".tmp") {
-                true
-            } else if name.ends_with(".wav") {
-                conn.query_row(
-                    "SELECT 1 FROM recordings WHERE file_name = ?1",
-                    [&name],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_none()
-            } else {
-                false
-            };
-            if orphan && fs::remove_file(entry.path()).is_ok() {
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        sweep_orphans(&*self.connection()?, &self.recordings, "recordings")
     }
 
     fn recording_file(&self, name: &str) -> PathBuf {
@@ -200,10 +159,7 @@ impl SqliteStore {
     }
 
     pub(super) fn remove_recording_files(&self, names: &[String]) {
-        for name in names {
-            // A file left behind is harmless (the sweep removes it); a row without its file never exists.
-            let _ = fs::remove_file(self.recording_file(name));
-        }
+        remove_files(&self.recordings, names);
     }
 }
 
@@ -243,5 +199,52 @@ fn owner_missing(owner: &RecordingOwner) -> StoreError {
     match owner {
         RecordingOwner::Mailbox(id) => StoreError::UnknownMailbox(id.clone()),
         RecordingOwner::Portal(id) => StoreError::UnknownPortal(id.clone()),
+    }
+}
+
+/// Removes the temporary files and the WAV files no row of `table` names from `dir`, if older than
+/// [`ORPHAN_GRACE`]. Files are written before their rows and rows deleted before their files, so a crash leaves
+/// at worst such an orphan, never a row without its file. Younger files are left alone: another process may be
+/// between writing one and inserting its row.
+pub(super) fn sweep_orphans(conn: &Connection, dir: &Path, table: &str) -> Result<usize> {
+    let mut removed = 0;
+    let entries = fs::read_dir(dir).map_err(StoreError::io(dir))?;
+    for entry in entries {
+        let entry = entry.map_err(StoreError::io(dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old_enough = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+            .is_some_and(|age| age >= ORPHAN_GRACE);
+        if !old_enough {
+            continue;
+        }
+        let orphan = if name.ends_with(".tmp") {
+            true
+        } else if name.ends_with(".wav") {
+            conn.query_row(
+                &format!("SELECT 1 FROM {table} WHERE file_name = ?1"),
+                [&name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_none()
+        } else {
+            false
+        };
+        if orphan && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes files of `dir` whose rows are gone. A file left behind (a crash right after the commit) is harmless:
+/// the sweep at the next open removes it.
+pub(super) fn remove_files(dir: &Path, names: &[String]) {
+    for name in names {
+        let _ = fs::remove_file(dir.join(name));
     }
 }

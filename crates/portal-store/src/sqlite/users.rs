@@ -10,6 +10,7 @@ use super::policy::{initial_mode_name, read_policy};
 use super::portals::portal_exists;
 use super::{SqliteStore, check_digits, immediate, unique_violation};
 use crate::error::{Result, StoreError};
+use crate::messages::QuotaOverride;
 use crate::model::{
     AuditKind, InitialMode, IssuedKind, KnownCaller, Moment, NewUser, Onboarded, RecordingId,
     Source, UserView, change_reason_from_name, change_reason_name,
@@ -32,10 +33,12 @@ pub(super) struct MailboxRow {
     pub(super) name_recording: Option<i64>,
     pub(super) busy_greeting: Option<i64>,
     pub(super) no_answer_greeting: Option<i64>,
+    pub(super) quota: QuotaOverride,
 }
 
 const MAILBOX_COLUMNS: &str = "mailbox, portal, phone_number, extension, email, passcode_hash, passcode_set_on, \
-     must_change, temporary_expires_at, failed_attempts, locked_at, name_recording, busy_greeting, no_answer_greeting";
+     must_change, temporary_expires_at, failed_attempts, locked_at, name_recording, busy_greeting, no_answer_greeting, \
+     quota_messages, quota_minutes";
 
 impl MailboxRow {
     pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<MailboxRow> {
@@ -55,6 +58,10 @@ impl MailboxRow {
             name_recording: row.get(11)?,
             busy_greeting: row.get(12)?,
             no_answer_greeting: row.get(13)?,
+            quota: QuotaOverride {
+                max_messages: row.get(14)?,
+                max_minutes: row.get(15)?,
+            },
         })
     }
 
@@ -96,6 +103,7 @@ impl MailboxRow {
             name_recorded: self.name_recording.is_some(),
             busy_greeting: self.busy_greeting.map(RecordingId),
             no_answer_greeting: self.no_answer_greeting.map(RecordingId),
+            quota: self.quota,
         }
     }
 
@@ -215,18 +223,24 @@ impl SqliteStore {
         Ok(users)
     }
 
+    /// Removes the user with their recordings and voice messages (rows in one transaction, files after it).
     pub(super) fn remove_user(&self, mailbox: &str, at: Moment, source: &Source) -> Result<()> {
         let mut conn = self.connection()?;
-        let files = immediate(&mut conn, |tx| {
+        let (files, message_files) = immediate(&mut conn, |tx| {
             let row = load_mailbox(tx, mailbox)?
                 .ok_or_else(|| StoreError::UnknownMailbox(mailbox.to_owned()))?;
-            let mut statement = tx.prepare(
+            let file_names = |sql: &str| -> Result<Vec<String>> {
+                let mut statement = tx.prepare(sql)?;
+                let names = statement
+                    .query_map([mailbox], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(names)
+            };
+            let files = file_names(
                 "SELECT file_name FROM recordings WHERE owner_kind = 'mailbox' AND owner = ?1",
             )?;
-            let files = statement
-                .query_map([mailbox], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            drop(statement);
+            let message_files = file_names("SELECT file_name FROM messages WHERE mailbox = ?1")?;
+            tx.execute("DELETE FROM messages WHERE mailbox = ?1", [mailbox])?;
             tx.execute("DELETE FROM mailboxes WHERE mailbox = ?1", [mailbox])?;
             tx.execute(
                 "DELETE FROM recordings WHERE owner_kind = 'mailbox' AND owner = ?1",
@@ -240,9 +254,10 @@ impl SqliteStore {
                 source,
                 None,
             )?;
-            Ok(files)
+            Ok((files, message_files))
         })?;
         self.remove_recording_files(&files);
+        self.remove_message_files(&message_files);
         Ok(())
     }
 
