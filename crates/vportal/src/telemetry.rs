@@ -62,6 +62,8 @@ pub const RECORDINGS: &str = "vportal_recordings_saved_total";
 pub const FRAMES_LATE: &str = "vportal_rtp_frames_late_total";
 /// RTP frames sent.
 pub const FRAMES_SENT: &str = "vportal_rtp_frames_sent_total";
+/// Messages deleted by the strict expiry sweep.
+pub const MESSAGES_EXPIRED: &str = "vportal_messages_expired_total";
 /// Configuration reloads (SIGHUP), by `result` (`applied`, `refused`).
 pub const RELOADS: &str = "vportal_config_reloads_total";
 /// 1, labelled with the `version` and git `revision` of the running binary.
@@ -125,6 +127,10 @@ fn describe() {
         "RTP frames sent after their slot was due, by how late."
     );
     describe_counter!(FRAMES_SENT, "RTP frames sent.");
+    describe_counter!(
+        MESSAGES_EXPIRED,
+        "Messages deleted by the strict expiry sweep."
+    );
     describe_counter!(RELOADS, "Configuration reloads, by result.");
     describe_gauge!(BUILD_INFO, "The running build.");
 }

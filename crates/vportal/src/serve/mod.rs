@@ -10,6 +10,7 @@
 //! (`vportal-lookup`), so new calls never wait behind a login storm.
 
 mod call;
+mod maintenance;
 mod media;
 mod priority;
 pub mod reload;
@@ -223,8 +224,10 @@ impl Server {
         reloads: mpsc::UnboundedReceiver<ServeSettings>,
     ) {
         let access = self.access;
+        let sweeping = tokio::spawn(maintenance::sweep_messages(Arc::clone(&self.shared)));
         let mut signalling = Signalling::new(self.shared, self.udp, self.sip_addr, access);
         signalling.run(self.tcp, shutdown, reloads).await;
+        sweeping.abort();
     }
 }
 
