@@ -135,7 +135,8 @@
 //!
 //! [`CallState`] names where a call is. Prompts that ask for input allow barge-in (a key stops them and
 //! counts); announcements of an outcome do not (keys are dropped); keys pressed while a request is pending are
-//! applied, in order, after its reply. The passcode rules live in [`rules`]; every prompt id is a [`PromptId`].
+//! applied, in order, after its reply. The passcode rules live in [`rules`]; every prompt id is a [`PromptId`];
+//! [`speech`] turns numbers, dates and times into the prompt ids that say them in each language.
 
 mod call;
 mod config;
@@ -144,6 +145,7 @@ mod io;
 pub mod prompt;
 pub mod rules;
 mod secret;
+pub mod speech;
 
 pub use call::{Call, CallState};
 pub use config::{CallConfig, CallContext, Caller, Dialed, PortalIdentity};

@@ -1,4 +1,5 @@
-//! `prompts/catalog.toml` has an English text for exactly the prompts the conversation can ask for.
+//! `prompts/catalog.toml` has an English text for exactly the prompts the conversation can ask for, and a Spanish
+//! one for each.
 
 use std::collections::BTreeSet;
 
@@ -62,4 +63,32 @@ fn the_locked_out_and_must_change_texts_are_word_for_word() {
         "Before you can use your voice portal, you must change your passcode and record your personalized name. \
          Please enter your new passcode, then press the pound key."
     );
+}
+
+#[test]
+fn entries_hold_a_text_per_language_and_only_the_word_markers() {
+    for (id, entry) in catalog() {
+        let entry = entry.as_table().expect("an entry is a table");
+        for (key, value) in entry {
+            // vportal reads every value of an entry as a text, so the markers are strings too.
+            let value = value
+                .as_str()
+                .unwrap_or_else(|| panic!("`{id}.{key}` is not a string"));
+            match key.as_str() {
+                "en" | "es" => assert!(!value.trim().is_empty(), "empty `{id}.{key}`"),
+                "kind" => assert_eq!(value, "word", "`{id}.kind`"),
+                "only" => {
+                    assert!(["en", "es"].contains(&value), "`{id}.only` = {value:?}");
+                    assert!(entry.contains_key("kind"), "`{id}`: only words have `only`");
+                }
+                other => panic!("`{id}` has an unknown key `{other}`"),
+            }
+        }
+        for language in ["en", "es"] {
+            assert!(
+                entry.contains_key(language),
+                "`{id}` has no `{language}` text"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! hands out the next frame on each 20 ms tick without copying prompt audio.
 
 use std::collections::{HashMap, VecDeque};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,7 +144,7 @@ pub fn read_wav(path: &Path) -> Result<Vec<i16>, PromptError> {
         path: path.to_owned(),
         source,
     };
-    let mut reader = hound::WavReader::open(path).map_err(unreadable)?;
+    let reader = hound::WavReader::open(path).map_err(unreadable)?;
     let spec = reader.spec();
     if spec.channels != 1
         || spec.sample_rate != CLOCK_RATE
@@ -161,10 +162,26 @@ pub fn read_wav(path: &Path) -> Result<Vec<i16>, PromptError> {
             },
         });
     }
+    // The data chunk as bytes in one read: hound's per-sample iterator is slow unoptimized, and debug test binaries
+    // load the whole catalogue (hundreds of prompts since the spoken words).
+    let expected = u64::from(reader.len()) * 2;
+    let mut bytes = Vec::with_capacity(expected as usize);
     reader
-        .samples::<i16>()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(unreadable)
+        .into_inner()
+        .take(expected)
+        .read_to_end(&mut bytes)
+        .map_err(|error| unreadable(hound::Error::IoError(error)))?;
+    if bytes.len() as u64 != expected {
+        let truncated = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the data chunk is shorter than its header says",
+        );
+        return Err(unreadable(hound::Error::IoError(truncated)));
+    }
+    Ok(bytes
+        .chunks_exact(2)
+        .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+        .collect())
 }
 
 /// Every prompt of the catalogue, encoded once, for English and any other languages.
@@ -518,6 +535,19 @@ mod tests {
         let error = PromptLibrary::load(dir.path(), &[]).unwrap_err();
         assert!(matches!(error, PromptError::Unreadable { .. }), "{error}");
         assert!(error.to_string().contains("goodbye.wav"));
+    }
+
+    #[test]
+    fn reads_samples_exactly_and_refuses_a_cut_data_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ramp.wav");
+        let samples: Vec<i16> = (-500..500).map(|i| i * 37).collect();
+        write_wav(&path, &samples, spec());
+        assert_eq!(read_wav(&path).unwrap(), samples);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 11]).unwrap();
+        let error = read_wav(&path).unwrap_err();
+        assert!(matches!(error, PromptError::Unreadable { .. }), "{error}");
     }
 
     fn frames(playout: &mut Playout) -> Vec<Vec<u8>> {
