@@ -10,15 +10,20 @@
 #   2. the service answers SIP OPTIONS (UDP and TCP) on the configured 127.0.0.1:5060, runs as the vportal user
 #      with CAP_SYS_NICE only, no new privileges and a seccomp filter, its media thread at SCHED_FIFO, and wrote
 #      its database to /var/lib/vportal and its sealing key to /var/lib/vportal-keys (0700 directories, 0600 key);
-#   3. it restarts with the same key, and stops cleanly on systemctl stop;
-#   4. dpkg -r with systemd running stops it (prerm); dpkg -i starts it again (postinst) on the same data;
+#      it serves /healthz, /readyz and /metrics on the configured 127.0.0.1:9464;
+#   3. a portal onboarded with vportal admin takes a few SIPp calls (issue 15: a newcomer installs the package,
+#      starts the unit, scrapes /metrics during a SIPp run and reads the figures): the calls show in progress
+#      while they last, and afterwards the calls ended and INVITEs received match what SIPp counted;
+#   4. systemctl reload applies the configuration again in the same process, which still answers;
+#   5. it restarts with the same key, and stops cleanly on systemctl stop;
+#   6. dpkg -r with systemd running stops it (prerm); dpkg -i starts it again (postinst) on the same data;
 #      dpkg -P deletes the data and the key.
 # Then, on this machine, dpkg -r leaves only the conffile, and dpkg -P leaves nothing of the package but the
 # vportal user (Debian keeps system users).
 #
-# Needs root, dpkg, systemd, systemd-nspawn (Debian's systemd-container) and python3. Without them it fails
-# under CI=true and is skipped otherwise. It refuses to touch a vportal package already installed here, except
-# under CI=true (a leftover of an earlier run), where it purges it first.
+# Needs root, dpkg, systemd, systemd-nspawn (Debian's systemd-container), python3 and sipp (Debian's
+# sip-tester). Without them it fails under CI=true and is skipped otherwise. It refuses to touch a vportal
+# package already installed here, except under CI=true (a leftover of an earlier run), where it purges it first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,7 +43,7 @@ skip_or_fail() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip_or_fail "needs root (it installs the package with dpkg)"
-for tool in dpkg dpkg-deb systemd-nspawn nsenter unshare python3 getent; do
+for tool in dpkg dpkg-deb systemd-nspawn nsenter unshare python3 getent sipp; do
   command -v "$tool" >/dev/null || skip_or_fail "needs $tool"
 done
 [ -x /lib/systemd/systemd ] || skip_or_fail "needs systemd (/lib/systemd/systemd)"
@@ -46,10 +51,15 @@ control="$(mktemp -d)"
 container_dir="$(mktemp -d)"
 container_log="$container_dir/console.log"
 nspawn=""
+sipp_pid=""
 # Set once this test has installed the package here: cleanup purges it then, and only then.
 installed=false
 cleanup() {
   status=$?
+  if [ -n "$sipp_pid" ] && kill -0 "$sipp_pid" 2>/dev/null; then
+    kill "$sipp_pid" 2>/dev/null || true
+    wait "$sipp_pid" 2>/dev/null || true
+  fi
   if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
     kill "$nspawn" 2>/dev/null || true
     wait "$nspawn" 2>/dev/null || true
@@ -191,6 +201,30 @@ while True:
 EOF
 }
 key_digest() { in_container sha256sum /var/lib/vportal-keys/sealing.key | cut -d' ' -f1; }
+# GETs http://127.0.0.1:9464$1, the packaged configuration's [metrics] listen, in the container's network (as
+# a newcomer's Prometheus would, with python3's urllib and no proxy): the HTTP status on the first line, then
+# the body.
+http_get() {
+  nsenter --target "$leader" --net python3 - "$1" <<'EOF'
+import sys, urllib.error, urllib.request
+
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open("http://127.0.0.1:9464" + sys.argv[1], timeout=5) as reply:
+        status, body = reply.status, reply.read()
+except urllib.error.HTTPError as error:
+    status, body = error.code, error.read()
+print(status)
+sys.stdout.write(body.decode(errors="replace"))
+EOF
+}
+# The body of /metrics; fails unless it answers 200.
+scrape() {
+  local reply
+  reply="$(http_get /metrics)" && [ "$(head -n 1 <<<"$reply")" = 200 ] && tail -n +2 <<<"$reply"
+}
+# The value of one series (its name and labels exactly as the scrape writes them) in the scrape $2.
+series() { awk -v name="$1" '$1 == name {print $2}' <<<"$2"; }
 
 # 1. Started at boot, by the enable link the postinst made.
 [ "$(in_container systemctl is-enabled vportal.service)" = enabled ] || unit_failed "vportal.service is not enabled"
@@ -225,7 +259,99 @@ key="$(key_digest)"
 say "started by systemd at boot: SIP OPTIONS answered, uid vportal, CAP_SYS_NICE only, media thread SCHED_FIFO 10;" \
   "vportal admin works beside it"
 
-# 3. Restart keeps the key; stop is clean.
+# The metrics endpoint of the packaged configuration.
+for path in /healthz /readyz; do
+  reply="$(http_get "$path")" || unit_failed "GET $path failed"
+  [ "$(head -n 1 <<<"$reply")" = 200 ] || unit_failed "GET $path: $(head -n 1 <<<"$reply")"
+done
+[ "$(sed -n 2p <<<"$reply")" = ready ] || unit_failed "/readyz says '$(sed -n 2p <<<"$reply")', not ready"
+metrics="$(scrape)" || unit_failed "GET /metrics failed"
+build_info="$(grep '^vportal_build_info{' <<<"$metrics")" || unit_failed "/metrics lacks vportal_build_info"
+say "metrics on 127.0.0.1:9464: /healthz 200, /readyz 200 ready, $build_info"
+
+# 3. A newcomer's first calls: a portal onboarded as the README says, SIPp's built-in UAC scenario calling its
+# number (INVITE with a PCMU offer, ACK, 2 s of the portal's welcome, BYE) from the container's network, and
+# /metrics scraped while the calls go on and after.
+in_container runuser -u vportal -- vportal admin --data /var/lib/vportal --sealing-key /var/lib/vportal-keys/sealing.key \
+  --config /etc/vportal/vportal.toml portal add --number 5558000 --extension 8000 --name Test --language en \
+  <<<480213 | grep >/dev/null '"admin_passcode_set": true' || unit_failed "vportal admin portal add"
+calls=5
+sipp_dir="$container_dir/sipp"
+mkdir "$sipp_dir"
+# SIPp's SIP on 5061 (5060 is the portal's), its media port the default 6000, where it takes the portal's RTP
+# without echoing it; -timeout: the whole run, failed if it lasts longer. The calls start at 5 a second.
+(cd "$sipp_dir" && exec nsenter --target "$leader" --net sipp 127.0.0.1:5060 -sn uac -s 5558000 -i 127.0.0.1 \
+  -p 5061 -d 2000 -m "$calls" -r 5 -l "$calls" -nostdin -timeout 60s -timeout_error \
+  -trace_screen -trace_stat -stf stats.csv -fd 1) >/dev/null 2>"$sipp_dir/stderr" &
+sipp_pid=$!
+most_in_progress=0
+scrapes=0
+while kill -0 "$sipp_pid" 2>/dev/null; do
+  metrics="$(scrape)" || unit_failed "GET /metrics failed during the calls"
+  in_progress="$(series vportal_calls_in_progress "$metrics")"
+  scrapes=$((scrapes + 1))
+  if [ "${in_progress:-0}" -gt "$most_in_progress" ]; then most_in_progress=$in_progress; fi
+  sleep 0.2
+done
+sipp_status=0
+wait "$sipp_pid" || sipp_status=$?
+sipp_pid=""
+# A column of SIPp's statistics (the -trace_stat file), by its header, at the end of the run.
+sipp_stat() {
+  awk -F';' -v name="$1" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == name) column = i}
+    END {if (column) print $column}' "$sipp_dir/stats.csv"
+}
+succeeded="$(sipp_stat 'SuccessfulCall(C)' 2>/dev/null || true)"
+failed="$(sipp_stat 'FailedCall(C)' 2>/dev/null || true)"
+if [ "$sipp_status" -ne 0 ] || [ "$failed" != 0 ] || [ "$succeeded" != "$calls" ]; then
+  # SIPp's scenario screen at exit (its first screen), and the last of what it said (the errors it met).
+  awk 'NR > 1 && /Screen ---/ {exit} {print}' "$sipp_dir"/*_screen.log >&2 2>/dev/null || true
+  tail -n 15 "$sipp_dir/stderr" >&2 || true
+  unit_failed "SIPp: exit $sipp_status, ${succeeded:-no} successful and ${failed:-no} failed calls of $calls"
+fi
+[ "$most_in_progress" -gt 0 ] || unit_failed "vportal_calls_in_progress was 0 in all $scrapes scrapes during the calls"
+# Calls are counted as they end, SIP messages copied from the endpoint once a second: a few seconds at most.
+deadline=$((SECONDS + 10))
+while :; do
+  metrics="$(scrape)" || unit_failed "GET /metrics failed after the calls"
+  ended="$(awk '$1 ~ /^vportal_calls_total[{]/ {sum += $2} END {print sum + 0}' <<<"$metrics")"
+  invites="$(series 'vportal_sip_requests_total{direction="received",method="INVITE"}' "$metrics")"
+  in_progress="$(series vportal_calls_in_progress "$metrics")"
+  if [ "$ended" -eq "$succeeded" ] && [ "${invites:-0}" -ge "$succeeded" ] && [ "$in_progress" = 0 ]; then break; fi
+  [ $SECONDS -lt $deadline ] ||
+    unit_failed "after $succeeded calls, /metrics says: $ended ended, ${invites:-no} INVITEs, ${in_progress:-?} in progress"
+  sleep 0.2
+done
+outcomes="$(awk '$1 ~ /^vportal_calls_total[{]/ {printf "%s%s", sep, $0; sep = ", "}' <<<"$metrics")"
+say "SIPp: $succeeded calls succeeded, none failed; /metrics during them: up to $most_in_progress in progress" \
+  "($scrapes scrapes); after: $outcomes, $invites INVITEs received, 0 in progress"
+
+# 4. systemctl reload (SIGHUP): the same process reads its configuration again and goes on answering; the
+# outcome is in the journal at the default log level.
+in_container systemctl restart vportal.service
+sip_options
+main_pid="$(in_container systemctl show -p MainPID --value vportal.service)"
+in_container systemctl reload vportal.service
+[ "$(in_container systemctl show -p MainPID --value vportal.service)" = "$main_pid" ] ||
+  unit_failed "systemctl reload changed the main process"
+deadline=$((SECONDS + 10))
+while :; do
+  metrics="$(scrape)" || unit_failed "GET /metrics failed after the reload"
+  applied="$(series 'vportal_config_reloads_total{result="applied"}' "$metrics")"
+  if [ "$applied" = 1 ] &&
+    in_container journalctl --no-pager -u vportal.service | grep >/dev/null 'configuration reloaded'; then
+    break
+  fi
+  [ $SECONDS -lt $deadline ] ||
+    unit_failed "after systemctl reload: ${applied:-no} applied reloads in /metrics (1 wanted)," \
+      "or no 'configuration reloaded' in the journal"
+  sleep 0.2
+done
+sip_options
+say "reloaded: same main process ($main_pid), 'configuration reloaded' in the journal," \
+  "vportal_config_reloads_total{result=\"applied\"} 1, SIP OPTIONS still answered"
+
+# 5. Restart keeps the key; stop is clean.
 in_container systemctl restart vportal.service
 sip_options
 [ "$(key_digest)" = "$key" ] || unit_failed "the sealing key changed across a restart"
@@ -237,7 +363,7 @@ in_container journalctl --no-pager -u vportal.service | grep >/dev/null 'vportal
 in_container systemctl start vportal.service
 say "restarted with the same sealing key; stopped cleanly"
 
-# 4. The maintainer scripts with systemd running. This machine's image has a Docker-style policy-rc.d that tells
+# 6. The maintainer scripts with systemd running. This machine's image has a Docker-style policy-rc.d that tells
 # maintainer scripts never to start or stop services; a server has none, so the container drops it (from its
 # overlay only).
 if in_container test -e /usr/sbin/policy-rc.d; then in_container rm /usr/sbin/policy-rc.d; fi

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::Day;
 use crate::io::CallerMailbox;
 use crate::rules::PasscodeRules;
+use crate::speech::Language;
 
 /// Settings shared by every call of a portal (the driver builds it once, from its configuration and the
 /// organization's policy, and shares it behind an `Arc`).
@@ -27,6 +28,8 @@ pub struct CallConfig {
     /// The organization's passcode rules; `failed_attempts_before_lockout` also bounds the failures one call may
     /// have, over all mailboxes it tries.
     pub rules: PasscodeRules,
+    /// The language of the portal, in which counts, dates and numbers are put together. Default English.
+    pub language: Language,
 }
 
 impl Default for CallConfig {
@@ -39,6 +42,7 @@ impl Default for CallConfig {
             max_recording: Duration::from_secs(60),
             max_change_tries: 3,
             rules: PasscodeRules::default(),
+            language: Language::English,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The values that cross the boundary between a [`Call`](crate::Call) and its driver: inputs fed in, outputs
 //! drained, requests the driver carries out and the replies it brings back.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rules::RuleViolation;
+use crate::speech::Envelope;
 use crate::{Day, Passcode, PromptId};
 
 /// One key of the phone's keypad, as media decided it (exactly one per key press).
@@ -58,6 +61,9 @@ pub enum Audio {
     Prompt(PromptId),
     /// Audio the caller recorded earlier in this call (played back for review).
     Recording(RecordingHandle),
+    /// A stored voice message, fetched with [`Request::FetchMessage`] just before (the driver keeps the audio
+    /// of the message it fetched last).
+    Message(MessageRef),
 }
 
 /// What a recording is for.
@@ -142,6 +148,92 @@ pub enum Request {
         /// Which recording of this call.
         recording: RecordingHandle,
     },
+    /// Open the mailbox's messages: apply the message expiry on access, then list them, new ones oldest first,
+    /// then saved ones oldest first (answered with [`Reply::Messages`]).
+    ListMessages {
+        /// The mailbox that logged in.
+        mailbox: String,
+    },
+    /// Read a message's audio so it can be played as [`Audio::Message`] (answered with
+    /// [`Reply::MessageAudio`]).
+    FetchMessage {
+        /// The mailbox that logged in.
+        mailbox: String,
+        /// Which message.
+        message: MessageRef,
+    },
+    /// Mark a message heard: it played to its end (answered with [`Reply::MessageUpdated`]).
+    MarkMessageHeard {
+        /// The mailbox that logged in.
+        mailbox: String,
+        /// Which message.
+        message: MessageRef,
+    },
+    /// Move a message to the saved folder (answered with [`Reply::MessageUpdated`]).
+    SaveMessage {
+        /// The mailbox that logged in.
+        mailbox: String,
+        /// Which message.
+        message: MessageRef,
+    },
+    /// Delete a message, row and audio, at once: there is no undelete (answered with
+    /// [`Reply::MessageUpdated`]).
+    DeleteMessage {
+        /// The mailbox that logged in.
+        mailbox: String,
+        /// Which message.
+        message: MessageRef,
+    },
+}
+
+/// The store's id of a voice message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageRef(pub i64);
+
+/// Where a message sits in its mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessageFolder {
+    /// Not saved by the user yet (heard or not).
+    New,
+    /// Kept by the user.
+    Saved,
+}
+
+/// A voice message as the conversation needs it: no audio, and its envelope already in the organization's
+/// local time (the driver converts; the core knows no time zone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageInfo {
+    /// The store's id.
+    pub id: MessageRef,
+    /// When it was received (local date and time) and from which number.
+    pub envelope: Envelope,
+    /// New or saved.
+    pub folder: MessageFolder,
+    /// Whether the user has heard it to its end (a saved message counts as heard).
+    pub heard: bool,
+}
+
+/// The samples of a stored message (8 kHz mono), read by the driver for playback. The core only carries it
+/// from the reply back to its driver, which keeps it for [`Audio::Message`]; it never reads the samples.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessageAudio(Arc<[i16]>);
+
+impl MessageAudio {
+    /// Wraps the samples.
+    pub fn new(samples: impl Into<Arc<[i16]>>) -> MessageAudio {
+        MessageAudio(samples.into())
+    }
+
+    /// The samples, shared.
+    pub fn samples(&self) -> &Arc<[i16]> {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MessageAudio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageAudio({} samples)", self.0.len())
+    }
 }
 
 /// A mailbox the calling number belongs to.
@@ -207,6 +299,14 @@ pub enum Reply {
     PasscodeSet(SetOutcome),
     /// Answer to [`Request::SaveRecording`]: `true` when saved.
     RecordingSaved(bool),
+    /// Answer to [`Request::ListMessages`]: the messages in playing order, or `None` when the store could not
+    /// read them.
+    Messages(Option<Vec<MessageInfo>>),
+    /// Answer to [`Request::FetchMessage`]: the audio, or `None` when it could not be read.
+    MessageAudio(Option<MessageAudio>),
+    /// Answer to [`Request::MarkMessageHeard`], [`Request::SaveMessage`] and [`Request::DeleteMessage`]:
+    /// `true` when done.
+    MessageUpdated(bool),
 }
 
 /// What happens to a call; fed with [`Call::handle`](crate::Call::handle).

@@ -125,12 +125,19 @@
 //!    no name? must_record_name, record_name, tone, record, name_is <name> name_review (1 keep, 2 again)
 //!        -> SaveRecording -> name_saved
 //!                                      |
-//!    main_menu: 3 greetings_menu (1 name, 2 busy, 3 no-answer; * back), 8 change passcode, 9 goodbye, # repeat
+//!    main_menu: 1 messages, 3 greetings_menu (1 name, 2 busy, 3 no-answer; * back), 8 change passcode,
+//!               9 goodbye, # repeat
+//!                                      | 1
+//!    ListMessages (expiry on access first) -> none: you_have_no_messages -> main_menu
+//!        "you have N new messages and M saved messages", then each message, new ones oldest first, then saved:
+//!        FetchMessage -> envelope, the message (played to its end: MarkMessageHeard), message_menu:
+//!        # save and next, 7 delete and next, 2 replay, 5 envelope, 4 previous, 6 next, * main_menu
+//!        after the last: no_more_messages -> main_menu
 //! ```
 //!
 //! Each flow lives in a module of `call/` named after it: `login` (welcome, star key, mailbox, passcode,
 //! verification, lockout), `passcode_change` (forced and voluntary), `recording` (name and greetings: record,
-//! review, save) and `menus` (main, greetings, admin), with `call/mod.rs` holding [`Call`] and dispatching
+//! review, save), `messages` (hearing and managing voice messages) and `menus` (main, greetings, admin), with `call/mod.rs` holding [`Call`] and dispatching
 //! inputs, `state` the phases and `output` what every flow says with.
 //!
 //! [`CallState`] names where a call is. Prompts that ask for input allow barge-in (a key stops them and
@@ -152,8 +159,8 @@ pub use config::{CallConfig, CallContext, Caller, Dialed, PortalIdentity};
 pub use day::Day;
 pub use io::{
     Account, Audio, Audit, CallerMailbox, ChangeKind, ChangeReason, Digit, DriverError, EndReason,
-    Input, Login, Output, PlayId, RecordingHandle, RecordingKind, Reply, Request, RequestId,
-    SetOutcome, VerifyOutcome,
+    Input, Login, MessageAudio, MessageFolder, MessageInfo, MessageRef, Output, PlayId,
+    RecordingHandle, RecordingKind, Reply, Request, RequestId, SetOutcome, VerifyOutcome,
 };
 pub use prompt::PromptId;
 pub use rules::{PasscodeRules, RuleViolation, RulesError};

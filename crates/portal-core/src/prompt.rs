@@ -298,6 +298,13 @@ prompts! {
     Received => "received",
     From => "from",
     FromUnknownCaller => "from_unknown_caller",
+    // Hearing and managing messages.
+    MessageMenu => "message_menu",
+    MessageSaved => "message_saved",
+    MessageDeleted => "message_deleted",
+    NoMoreMessages => "no_more_messages",
+    NoPreviousMessage => "no_previous_message",
+    MessagesUnavailable => "messages_unavailable",
 }
 
 impl fmt::Display for PromptId {

@@ -11,7 +11,7 @@ fn main_menu_repeats_on_pound_and_refuses_other_keys() {
     at_main_menu(settled("1001"), CallConfig::default())
         .presses("#")
         .hears("main_menu")
-        .presses("1")
+        .presses("2")
         .hears("invalid_option main_menu")
         .presses("*")
         .hears("invalid_option main_menu")

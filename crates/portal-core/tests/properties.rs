@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portal_core::speech::{CalendarDate, Envelope, TimeOfDay};
 use portal_core::{
     Account, Audio, Audit, Call, CallConfig, CallContext, CallState, Caller, CallerMailbox,
-    ChangeReason, Day, Dialed, Digit, Input, Login, Output, PlayId, PortalIdentity, PromptId,
-    RecordingHandle, RecordingKind, Reply, Request, RequestId, RuleViolation, SetOutcome,
-    VerifyOutcome,
+    ChangeReason, Day, Dialed, Digit, Input, Login, MessageAudio, MessageFolder, MessageInfo,
+    MessageRef, Output, PlayId, PortalIdentity, PromptId, RecordingHandle, RecordingKind, Reply,
+    Request, RequestId, RuleViolation, SetOutcome, VerifyOutcome,
 };
 use proptest::prelude::*;
 
@@ -112,6 +113,30 @@ fn answer(request: &Request, choice: u8) -> Reply {
             _ => SetOutcome::Changed,
         }),
         Request::SaveRecording { .. } => Reply::RecordingSaved(!choice.is_multiple_of(4)),
+        Request::ListMessages { .. } => Reply::Messages((!choice.is_multiple_of(5)).then(|| {
+            (0..i64::from(choice % 4))
+                .map(|id| MessageInfo {
+                    id: MessageRef(id),
+                    envelope: Envelope {
+                        received_on: CalendarDate::new(2025, 1, 6).unwrap(),
+                        received_at: TimeOfDay::new(15, 45).unwrap(),
+                        caller: (id % 2 == 0).then(|| "5551002".into()),
+                    },
+                    folder: if id == 3 {
+                        MessageFolder::Saved
+                    } else {
+                        MessageFolder::New
+                    },
+                    heard: id == 3,
+                })
+                .collect()
+        })),
+        Request::FetchMessage { .. } => Reply::MessageAudio(
+            (!choice.is_multiple_of(5)).then(|| MessageAudio::new(vec![0i16; 160])),
+        ),
+        Request::MarkMessageHeard { .. }
+        | Request::SaveMessage { .. }
+        | Request::DeleteMessage { .. } => Reply::MessageUpdated(!choice.is_multiple_of(4)),
     }
 }
 

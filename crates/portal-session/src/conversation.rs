@@ -1,6 +1,6 @@
 //! The conversation of an answered call, as drivers see it: the core's [`Call`] plus what every driver would
-//! otherwise keep beside it (the recordings by handle, the merging of key presses reported twice, the
-//! recorder's settings). The SIP [`Session`](crate::Session) and the console both drain it with
+//! otherwise keep beside it (the recordings by handle, the voice message being heard, the merging of key presses
+//! reported twice, the recorder's settings). The SIP [`Session`](crate::Session) and the console both drain it with
 //! [`Conversation::poll_output`]; that is the one drain of the core's outputs.
 
 use std::collections::HashMap;
@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_core::{
-    Audio, Audit, Call, CallConfig, CallContext, Digit, Input, Output, PlayId, RecordingHandle,
-    Reply, Request, RequestId,
+    Audio, Audit, Call, CallConfig, CallContext, Digit, Input, MessageRef, Output, PlayId,
+    RecordingHandle, Reply, Request, RequestId,
 };
 use portal_media::dtmf::{KeyPressDeduper, KeySource};
 use portal_media::prompts::{PlayItem, PromptLibrary};
@@ -79,6 +79,11 @@ pub struct Conversation {
     next_recording: u64,
     recording_end_silence: Duration,
     language: String,
+    /// The fetch of a voice message's audio in flight: its request and the message.
+    fetching: Option<(RequestId, MessageRef)>,
+    /// The audio of the voice message fetched last (the one being heard), for [`Audio::Message`]. One at a
+    /// time, so a long mailbox never holds more than one message in memory.
+    message: Option<(MessageRef, Arc<[i16]>)>,
 }
 
 impl Conversation {
@@ -97,6 +102,8 @@ impl Conversation {
             next_recording: 0,
             recording_end_silence,
             language: language.to_owned(),
+            fetching: None,
+            message: None,
         }
     }
 
@@ -110,7 +117,16 @@ impl Conversation {
         self.recordings.get(&handle).map(|samples| &samples[..])
     }
 
-    /// The audio of a playlist: prompts in the portal's language, recordings of this call shared, not copied.
+    /// The samples of the voice message `message`, if it is the one fetched last.
+    pub fn message_audio(&self, message: MessageRef) -> Option<&[i16]> {
+        match &self.message {
+            Some((held, samples)) if *held == message => Some(samples),
+            _ => None,
+        }
+    }
+
+    /// The audio of a playlist: prompts in the portal's language, recordings of this call and the voice message
+    /// being heard shared, not copied.
     pub fn play_items(&self, audio: &[Audio], prompts: &PromptLibrary) -> Vec<PlayItem> {
         audio
             .iter()
@@ -122,6 +138,12 @@ impl Conversation {
                     .recordings
                     .get(handle)
                     .map(|samples| PlayItem::Samples(Arc::clone(samples))),
+                Audio::Message(message) => match &self.message {
+                    Some((held, samples)) if held == message => {
+                        Some(PlayItem::Samples(Arc::clone(samples)))
+                    }
+                    _ => None,
+                },
             })
             .collect()
     }
@@ -160,6 +182,14 @@ impl Conversation {
 
     /// The reply to the store job `id`.
     pub fn reply(&mut self, id: RequestId, reply: Reply, now: Instant) {
+        // A message's audio stays here for playback; the core only learns whether it came.
+        if let Reply::MessageAudio(audio) = &reply
+            && let Some((_, message)) = self.fetching.take_if(|(fetch, _)| *fetch == id)
+        {
+            self.message = audio
+                .as_ref()
+                .map(|audio| (message, Arc::clone(audio.samples())));
+        }
         self.call.handle(Input::Reply(id, reply), now);
     }
 
@@ -198,6 +228,10 @@ impl Conversation {
                 let audio = match &request {
                     Request::SaveRecording { recording, .. } => {
                         self.recordings.get(recording).cloned()
+                    }
+                    Request::FetchMessage { message, .. } => {
+                        self.fetching = Some((id, *message));
+                        None
                     }
                     _ => None,
                 };

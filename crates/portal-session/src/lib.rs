@@ -40,4 +40,5 @@ pub use config::SessionConfig;
 pub use conversation::{Conversation, ConversationOutput, StoreJob};
 pub use session::{
     Route, RouteQuery, Routing, Session, SessionInput, SessionOutput, portal_identity,
+    portal_language,
 };

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use portal_core::speech::Language;
 use portal_core::{Audit, CallConfig, CallContext, Caller, Day, Dialed, PlayId, PortalIdentity};
 use portal_media::dtmf::KeySource;
 use portal_media::g711::Codec;
@@ -450,6 +451,7 @@ impl Session {
         };
         let config = CallConfig {
             rules: route.policy.rules.clone(),
+            language: portal_language(&route.portal),
             ..self.config.call.clone()
         };
         let conversation = Conversation::new(
@@ -564,6 +566,12 @@ pub fn portal_identity(portal: &Portal) -> PortalIdentity {
         number: portal.number.clone().unwrap_or_default(),
         extension: portal.extension.clone().unwrap_or_default(),
     }
+}
+
+/// The language the core puts counts, dates and numbers together in: the portal's, or English (the prompt
+/// catalogue's fallback) for a code the core does not speak.
+pub fn portal_language(portal: &Portal) -> Language {
+    Language::from_code(&portal.language).unwrap_or(Language::English)
 }
 
 fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {

@@ -2,10 +2,17 @@
 //! call ([`route`]) and the conversation core's requests ([`carry_out`]). Every driver (the SIP front end, the
 //! console, the pair tests) uses this one mapping, so a call behaves the same whichever way it arrives.
 
-use portal_core::{Account, Audit, CallConfig, Caller, Reply, Request, SetOutcome, VerifyOutcome};
+use portal_core::speech::{CalendarDate, Envelope, TimeOfDay};
+use portal_core::{
+    Account, Audit, CallConfig, Caller, MessageAudio, MessageFolder, MessageInfo, MessageRef,
+    Reply, Request, SetOutcome, VerifyOutcome,
+};
 use portal_notify::Notifier;
 use portal_session::{Route, RouteQuery, Routing};
-use portal_store::{AccountStore, Moment, Policy, Portal, RecordingOwner, Source, StoreError};
+use portal_store::{
+    AccountStore, Folder, MessageId, MessageSummary, Moment, Policy, Portal, RecordingOwner,
+    Source, StoreError,
+};
 
 use crate::admin::{notify_locked_out, notify_passcode_changed};
 
@@ -16,6 +23,9 @@ pub struct Services<'a> {
     pub store: &'a dyn AccountStore,
     /// Lockout and passcode-changed notices to users.
     pub notifier: &'a dyn Notifier,
+    /// Where message envelopes are said in: a message's received-at (UTC) becomes this zone's date and time
+    /// before the core sees it.
+    pub time_zone: &'a jiff::tz::TimeZone,
 }
 
 /// Logs what the conversation reports: a driver error (a bug of ours, which ended the call) at error level,
@@ -162,5 +172,126 @@ pub fn carry_out(
                 }
             }
         }
+        Request::ListMessages { mailbox } => {
+            // Expiry on access comes first, so no expired message is ever counted or played. A failed expiry
+            // is logged and the listing goes on: the user still hears their messages.
+            if let Err(error) = store.expire_on_access(&mailbox, at, source) {
+                tracing::error!(%error, "message expiry on access failed");
+            }
+            match store.list_messages(&mailbox) {
+                Ok(list) => Reply::Messages(Some(
+                    list.messages
+                        .iter()
+                        .map(|message| message_info(message, services.time_zone))
+                        .collect(),
+                )),
+                Err(error) => {
+                    tracing::error!(%error, "listing messages failed");
+                    Reply::Messages(None)
+                }
+            }
+        }
+        Request::FetchMessage { mailbox, message } => {
+            match store.message_audio(&mailbox, MessageId(message.0)) {
+                Ok(samples) => Reply::MessageAudio(Some(MessageAudio::new(samples))),
+                Err(error) => {
+                    tracing::error!(%error, message = message.0, "reading a message's audio failed");
+                    Reply::MessageAudio(None)
+                }
+            }
+        }
+        Request::MarkMessageHeard { mailbox, message } => message_updated(
+            "marking a message heard",
+            store.mark_message_heard(&mailbox, MessageId(message.0), at, source),
+        ),
+        Request::SaveMessage { mailbox, message } => message_updated(
+            "saving a message",
+            store.save_message(&mailbox, MessageId(message.0), at, source),
+        ),
+        Request::DeleteMessage { mailbox, message } => message_updated(
+            "deleting a message",
+            store.delete_message(&mailbox, MessageId(message.0), at, source),
+        ),
+    }
+}
+
+fn message_updated(what: &str, result: Result<(), StoreError>) -> Reply {
+    if let Err(error) = &result {
+        tracing::error!(%error, "{what} failed");
+    }
+    Reply::MessageUpdated(result.is_ok())
+}
+
+/// A stored message as the core hears about it: its received-at (unix seconds, UTC) as the date and time of
+/// day in `time_zone`.
+pub fn message_info(message: &MessageSummary, time_zone: &jiff::tz::TimeZone) -> MessageInfo {
+    let (received_on, received_at) = local_date_and_time(message.received_at, time_zone);
+    MessageInfo {
+        id: MessageRef(message.id.0),
+        envelope: Envelope {
+            received_on,
+            received_at,
+            caller: message.caller_number.clone(),
+        },
+        folder: match message.folder {
+            Folder::New => MessageFolder::New,
+            Folder::Saved => MessageFolder::Saved,
+        },
+        heard: message.heard,
+    }
+}
+
+/// The date and time of day in `time_zone` at `unix_seconds`. An instant outside jiff's range (years -9999 to
+/// 9999, which no stored message reaches) is said as the Unix epoch rather than refused.
+fn local_date_and_time(
+    unix_seconds: i64,
+    time_zone: &jiff::tz::TimeZone,
+) -> (CalendarDate, TimeOfDay) {
+    let civil = jiff::Timestamp::from_second(unix_seconds)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(time_zone.clone())
+        .datetime();
+    let date = CalendarDate::new(
+        i32::from(civil.year()),
+        civil.month().unsigned_abs(),
+        civil.day().unsigned_abs(),
+    );
+    let time = TimeOfDay::new(civil.hour().unsigned_abs(), civil.minute().unsigned_abs());
+    // jiff's civil dates and times are always real ones, so the fallback is never taken.
+    date.zip(time)
+        .or_else(|| CalendarDate::new(1970, 1, 1).zip(TimeOfDay::new(0, 0)))
+        .expect("1970-01-01 00:00 is a date and a time")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_at_is_said_in_the_configured_time_zone() {
+        // 2025-01-06T23:30:00Z: Monday night in UTC, already Tuesday in Madrid (UTC+1 in winter).
+        let instant = 1_736_206_200;
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(
+            local_date_and_time(instant, &utc),
+            (
+                CalendarDate::new(2025, 1, 6).unwrap(),
+                TimeOfDay::new(23, 30).unwrap()
+            )
+        );
+        let madrid = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
+        assert_eq!(
+            local_date_and_time(instant, &madrid),
+            (
+                CalendarDate::new(2025, 1, 7).unwrap(),
+                TimeOfDay::new(0, 30).unwrap()
+            )
+        );
+        // Summer time: UTC+2.
+        let july = 1_751_374_800; // 2025-07-01T13:00:00Z
+        assert_eq!(
+            local_date_and_time(july, &madrid).1,
+            TimeOfDay::new(15, 0).unwrap()
+        );
     }
 }

@@ -36,6 +36,34 @@ pub struct Config {
     /// Prometheus metrics and health endpoints.
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// How voice messages are presented.
+    #[serde(default)]
+    pub messages: MessageSettings,
+}
+
+/// The `[messages]` section.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessageSettings {
+    /// The IANA time zone (`Europe/Madrid`, `America/New_York`) in which a message's envelope says when it was
+    /// received. One for the whole server: portals have no time zone of their own yet. Default `UTC`.
+    pub time_zone: String,
+}
+
+impl Default for MessageSettings {
+    fn default() -> Self {
+        MessageSettings {
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+impl MessageSettings {
+    /// The time zone named by `time_zone`, read from the system's time zone database.
+    pub fn zone(&self) -> Result<jiff::tz::TimeZone, String> {
+        jiff::tz::TimeZone::get(&self.time_zone)
+            .map_err(|error| format!("[messages] time_zone {:?}: {error}", self.time_zone))
+    }
 }
 
 /// The `[metrics]` section.
@@ -85,6 +113,14 @@ pub enum ConfigError {
         /// What is wrong.
         source: toml::de::Error,
     },
+    /// A setting parses but names nothing usable.
+    #[error("{path}: {what}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        what: String,
+    },
 }
 
 impl Config {
@@ -97,10 +133,18 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source,
-        })
+        })?;
+        config
+            .messages
+            .zone()
+            .map_err(|what| ConfigError::Invalid {
+                path: path.display().to_string(),
+                what,
+            })?;
+        Ok(config)
     }
 
     /// The settings of `vportal serve`.
@@ -110,6 +154,7 @@ impl Config {
             rtp: self.rtp.clone(),
             timers: self.timers.clone(),
             media: self.media.clone(),
+            messages: self.messages.clone(),
         }
     }
 
@@ -133,6 +178,8 @@ pub struct ServeSettings {
     pub timers: TimerSettings,
     /// `[media]`
     pub media: MediaSettings,
+    /// `[messages]`
+    pub messages: MessageSettings,
 }
 
 /// Where SIP listens and which numbers mean what.
@@ -321,5 +368,18 @@ mod tests {
         assert_eq!(Config::load(None).unwrap(), Config::default());
         let missing = Config::load(Some(Path::new("/nonexistent/vportal.toml"))).unwrap_err();
         assert!(missing.to_string().contains("/nonexistent/vportal.toml"));
+    }
+
+    #[test]
+    fn the_message_time_zone_is_utc_unless_a_known_one_is_named() {
+        let defaults = Config::default();
+        assert_eq!(defaults.messages.time_zone, "UTC");
+        assert!(defaults.messages.zone().is_ok());
+        let madrid: Config = toml::from_str("[messages]\ntime_zone = \"Europe/Madrid\"\n").unwrap();
+        assert!(madrid.messages.zone().is_ok());
+        let nowhere = MessageSettings {
+            time_zone: "Mars/Olympus_Mons".into(),
+        };
+        assert!(nowhere.zone().unwrap_err().contains("Mars/Olympus_Mons"));
     }
 }

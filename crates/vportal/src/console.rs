@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use portal_core::{Audio, CallConfig, CallContext, Caller, Dialed, Digit};
 use portal_media::dtmf::KeySource;
 use portal_media::recording::RecorderConfig;
-use portal_session::{Conversation, ConversationOutput, portal_identity};
+use portal_session::{Conversation, ConversationOutput, portal_identity, portal_language};
 use portal_store::{Moment, Portal, SAMPLE_RATE, Source};
 
 use crate::bridge::{Services, carry_out, log_audit};
@@ -122,9 +122,13 @@ impl ConsoleCall<'_> {
             portal: portal_identity(self.portal),
             today: at.today,
         };
+        let config = CallConfig {
+            language: portal_language(self.portal),
+            ..self.config.clone()
+        };
         let mut conversation = Conversation::new(
             context,
-            Arc::new(self.config.clone()),
+            Arc::new(config),
             &self.portal.language,
             RecorderConfig::default().end_silence,
         );
@@ -148,6 +152,18 @@ impl ConsoleCall<'_> {
                                             samples.len() as f64 / f64::from(SAMPLE_RATE)
                                         });
                                     writeln!(out, "portal> [your recording, {seconds:.1} s]")?
+                                }
+                                Audio::Message(message) => {
+                                    let seconds = conversation
+                                        .message_audio(message)
+                                        .map_or(0.0, |samples| {
+                                            samples.len() as f64 / f64::from(SAMPLE_RATE)
+                                        });
+                                    writeln!(
+                                        out,
+                                        "portal> [message {}, {seconds:.1} s]",
+                                        message.0
+                                    )?
                                 }
                             }
                         }

@@ -1,11 +1,12 @@
-//! Demo data: one portal and a user for each way a first call can go, so a newcomer can try every path.
+//! Demo data: one portal and a user for each way a first call can go, so a newcomer can try every path, and two
+//! new voice messages in mailbox 1001 to listen to.
 
 use std::f32::consts::TAU;
 
 use portal_core::{Passcode, RecordingKind};
 use portal_store::{
-    AccountStore, InitialMode, Moment, NewPortal, NewUser, Policy, RecordingOwner, ResetMode,
-    SAMPLE_RATE, Source, StoreError,
+    AccountStore, InitialMode, Moment, NewMessage, NewPortal, NewUser, Policy, RecordingOwner,
+    ResetMode, SAMPLE_RATE, Source, StoreError,
 };
 
 /// The demo portal's number and extension.
@@ -33,6 +34,30 @@ pub struct DemoData {
     pub admin_passcode: Passcode,
     /// The users.
     pub users: Vec<DemoUser>,
+}
+
+/// The demo messages' audio, spoken by espeak-ng (`demo/README.md` says how): 8 kHz mono 16-bit WAVs.
+pub const MESSAGE_FROM_1002: &[u8] = include_bytes!("../demo/message_1.wav");
+/// The second demo message, from an unknown caller.
+pub const MESSAGE_FROM_UNKNOWN: &[u8] = include_bytes!("../demo/message_2.wav");
+
+/// The samples of a 16-bit PCM WAV file: its `data` chunk, found by walking the RIFF chunks.
+pub fn wav_samples(wav: &[u8]) -> Vec<i16> {
+    let mut at = 12; // "RIFF", size, "WAVE"
+    while at + 8 <= wav.len() {
+        let id = &wav[at..at + 4];
+        let size =
+            u32::from_le_bytes([wav[at + 4], wav[at + 5], wav[at + 6], wav[at + 7]]) as usize;
+        let body = &wav[at + 8..(at + 8 + size).min(wav.len())];
+        if id == b"data" {
+            return body
+                .chunks_exact(2)
+                .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+                .collect();
+        }
+        at += 8 + size + size % 2;
+    }
+    Vec::new()
 }
 
 const DEFAULT_PASSCODE: &str = "2718281";
@@ -91,9 +116,23 @@ pub fn seed(store: &dyn AccountStore, at: Moment) -> Result<Option<DemoData>, St
     users.push(DemoUser {
         mailbox: "1001",
         phone_number: "5551001",
-        case: "existing passcode and name: straight to the main menu",
+        case: "existing passcode and name: straight to the main menu, two new messages",
         passcode: Some(settled),
     });
+    // Two messages a day apart: from 1002's phone two days ago, from a withheld number yesterday.
+    for (caller, days_ago, audio) in [
+        (Some("5551002"), 2, MESSAGE_FROM_1002),
+        (None, 1, MESSAGE_FROM_UNKNOWN),
+    ] {
+        let message = NewMessage {
+            mailbox: "1001".into(),
+            caller_number: caller.map(str::to_owned),
+            caller_name: None,
+            received_at: Moment::from_unix_utc(at.unix_seconds - days_ago * 86_400),
+            urgent: false,
+        };
+        store.deposit_message(&message, &wav_samples(audio), &admin)?;
+    }
     store.add_user(&user("1004"), at, &admin)?;
     let own_choice = digits("2580147");
     store.set_pin("1004", &own_choice, at, &Source::UserSettings)?;
@@ -138,4 +177,20 @@ pub fn seed(store: &dyn AccountStore, at: Moment) -> Result<Option<DemoData>, St
         admin_passcode,
         users,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_messages_are_seconds_of_speech() {
+        for wav in [MESSAGE_FROM_1002, MESSAGE_FROM_UNKNOWN] {
+            let samples = wav_samples(wav);
+            let seconds = samples.len() as f64 / f64::from(SAMPLE_RATE);
+            assert!((5.0..15.0).contains(&seconds), "{seconds} s");
+            assert!(samples.iter().any(|&sample| sample.unsigned_abs() > 1000));
+        }
+        assert!(wav_samples(b"RIFF\0\0\0\0WAVE").is_empty());
+    }
 }

@@ -57,7 +57,9 @@ fn runtime(error: impl std::fmt::Display) -> Failure {
 /// no escape codes), or one JSON object a line with the call's span fields when `VPORTAL_LOG_FORMAT=json` or
 /// the configuration's `[log] format = "json"` says so (the environment wins).
 fn init_logging(cli: &Cli) {
-    let filter = EnvFilter::try_from_env("VPORTAL_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // By default warnings, and the outcome of a configuration reload (an operator who reloads wants to see it).
+    let filter = EnvFilter::try_from_env("VPORTAL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,vportal::serve::reload=info"));
     let configured = || {
         let (Command::Console { data, .. }
         | Command::Serve { data, .. }
@@ -108,13 +110,20 @@ fn main() -> ExitCode {
 struct Opened {
     store: SqliteStore,
     notifier: Box<dyn Notifier>,
+    /// `[messages] time_zone`, checked when the configuration was loaded.
+    time_zone: jiff::tz::TimeZone,
 }
 
 fn open(args: &DataArgs) -> Result<Opened, Failure> {
     let config = Config::load(args.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
     let store = data::open_store(&args.data, args.sealing_key.as_deref()).map_err(runtime)?;
     let notifier = config.notifier(&args.data).map_err(runtime)?;
-    Ok(Opened { store, notifier })
+    let time_zone = config.messages.zone().map_err(Failure::Usage)?;
+    Ok(Opened {
+        store,
+        notifier,
+        time_zone,
+    })
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -312,7 +321,11 @@ fn console(
     dial: Option<String>,
     voicemail_button: bool,
 ) -> Result<(), Failure> {
-    let Opened { store, notifier } = open(args)?;
+    let Opened {
+        store,
+        notifier,
+        time_zone,
+    } = open(args)?;
     if seed_demo && let Some(seeded) = demo::seed(&store, Moment::now_utc()).map_err(runtime)? {
         print_demo(&seeded);
     }
@@ -351,6 +364,7 @@ fn console(
         services: Services {
             store: &store,
             notifier: notifier.as_ref(),
+            time_zone: &time_zone,
         },
         portal: &portal,
         caller: from.as_deref(),

@@ -5,11 +5,13 @@
 //! - `passcode_change`: the forced change (first login, reset, expiry) and key 8's voluntary change;
 //! - `recording`: the name and the greetings: record, review, save;
 //! - `menus`: the main, greetings and admin menus;
+//! - `messages`: hearing and managing voice messages (main menu key 1);
 //! - `output`: what every flow says with (ask, announce, goodbye, request, hang up);
 //! - `state`: where a call is (its phases, and the stages that wait for keys).
 
 mod login;
 mod menus;
+mod messages;
 mod output;
 mod passcode_change;
 mod recording;
@@ -73,6 +75,8 @@ pub struct Call {
     playing: Option<(PlayId, bool)>,
     /// Keys pressed while a request is pending, applied in order after the reply.
     held_keys: VecDeque<Digit>,
+    /// The mailbox's messages while the caller hears them (from main menu key 1 until back at the main menu).
+    listening: Option<messages::Listening>,
     outputs: VecDeque<Output>,
     next_id: u32,
 }
@@ -99,6 +103,7 @@ impl Call {
             deadline: None,
             playing: None,
             held_keys: VecDeque::new(),
+            listening: None,
             outputs: VecDeque::with_capacity(4),
             next_id: 0,
         };
@@ -185,7 +190,11 @@ impl Call {
         }
         self.playing = None;
         match self.phase {
-            Phase::Collect(_) => {
+            Phase::Collect(stage) => {
+                // A voice message played to its end: it becomes heard, then its keys are asked for.
+                if stage == Stage::Message && self.message_played(id) {
+                    return;
+                }
                 let wait = if self.entry.is_empty() {
                     self.config.first_digit_timeout
                 } else {
@@ -250,6 +259,14 @@ impl Call {
             (Pending::SaveRecording(kind), Reply::RecordingSaved(saved)) => {
                 let kind = *kind;
                 self.recording_saved(kind, saved);
+            }
+            (Pending::ListMessages, Reply::Messages(messages)) => self.messages_listed(messages),
+            (Pending::FetchMessage, Reply::MessageAudio(audio)) => {
+                self.message_fetched(audio.is_some())
+            }
+            (Pending::UpdateMessage(update), Reply::MessageUpdated(done)) => {
+                let update = *update;
+                self.message_updated(update, done);
             }
             // The right id with the wrong kind of answer: the driver mixed up its replies.
             _ => return self.driver_error(DriverError::MismatchedReply(id)),
@@ -334,7 +351,11 @@ impl Call {
             Stage::NewPasscode => self.submit_new_passcode(entered),
             Stage::ConfirmPasscode => self.submit_confirmation(entered),
             // Menus take one key each and never submit (see `on_digit` and `on_timeout`).
-            Stage::MainMenu | Stage::GreetingsMenu | Stage::AdminMenu | Stage::Review(_) => {}
+            Stage::MainMenu
+            | Stage::GreetingsMenu
+            | Stage::AdminMenu
+            | Stage::Review(_)
+            | Stage::Message => {}
         }
     }
 

@@ -25,6 +25,8 @@ pub(super) enum Stage {
     AdminMenu,
     /// Accept, record again (or listen, for the portal's greetings) after a recording.
     Review(RecordingKind),
+    /// A voice message is playing (with its envelope) or was just played: the message keys.
+    Message,
 }
 
 impl Stage {
@@ -51,6 +53,7 @@ impl Stage {
             Stage::GreetingsMenu => P::GreetingsMenu,
             Stage::AdminMenu => P::AdminMenu,
             Stage::Review(kind) => review_prompt(kind),
+            Stage::Message => P::MessageMenu,
         }
     }
 }
@@ -68,6 +71,20 @@ pub(super) enum Pending {
     /// A new passcode, chosen for this reason.
     SetPasscode(ChangeKind),
     SaveRecording(RecordingKind),
+    /// The mailbox's message list.
+    ListMessages,
+    /// The current message's audio.
+    FetchMessage,
+    /// The current message heard, saved or deleted.
+    UpdateMessage(MessageUpdate),
+}
+
+/// What was asked of the store for the current message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MessageUpdate {
+    Heard,
+    Save,
+    Delete,
 }
 
 /// What follows an announcement (a playlist without barge-in).
@@ -104,6 +121,7 @@ impl Phase {
                 Stage::GreetingsMenu => CallState::GreetingsMenu,
                 Stage::AdminMenu => CallState::AdminMenu,
                 Stage::Review(_) => CallState::Reviewing,
+                Stage::Message => CallState::Messages,
             },
             Phase::Announce(_) => CallState::Announcement,
             Phase::Pending(..) => CallState::AwaitingReply,
@@ -142,4 +160,6 @@ pub enum CallState {
     Announcement,
     /// The call is over.
     Ended,
+    /// Hearing a voice message, or at the keys that manage it.
+    Messages,
 }

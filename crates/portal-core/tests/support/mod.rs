@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use portal_core::{
     Account, Audio, Audit, Call, CallConfig, CallContext, Caller, CallerMailbox, Day, Dialed,
-    Digit, DriverError, EndReason, Input, Login, Output, PlayId, PortalIdentity, RecordingHandle,
-    RecordingKind, Reply, Request, RequestId, SetOutcome, VerifyOutcome,
+    Digit, DriverError, EndReason, Input, Login, MessageAudio, MessageRef, Output, PlayId,
+    PortalIdentity, RecordingHandle, RecordingKind, Reply, Request, RequestId, SetOutcome,
+    VerifyOutcome,
 };
 
 pub const TODAY: Day = Day(20_000);
@@ -335,6 +336,57 @@ impl Phone {
         self.store_answers(Reply::RecordingSaved(true))
     }
 
+    /// The portal asks the store for `mailbox`'s messages.
+    pub fn lists_messages(&mut self, mailbox: &str) -> &mut Self {
+        match self.take_request("the message list") {
+            Request::ListMessages { mailbox: actual } => assert_eq!(actual, mailbox),
+            other => panic!("expected the message list, got {other:?}"),
+        }
+        self
+    }
+
+    /// The portal asks for the audio of message `id` of `mailbox`.
+    pub fn fetches_message(&mut self, mailbox: &str, id: i64) -> &mut Self {
+        match self.take_request("a message's audio") {
+            Request::FetchMessage {
+                mailbox: actual,
+                message,
+            } => {
+                assert_eq!((actual.as_str(), message), (mailbox, MessageRef(id)))
+            }
+            other => panic!("expected a message's audio, got {other:?}"),
+        }
+        self
+    }
+
+    /// The driver read the message's audio (a second of silence).
+    pub fn message_fetched(&mut self) -> &mut Self {
+        let audio = MessageAudio::new(vec![0i16; 8000]);
+        self.store_answers(Reply::MessageAudio(Some(audio)))
+    }
+
+    /// The portal asks the store to mark message `id` of `mailbox` heard, save it or delete it (`what` is
+    /// `heard`, `save` or `delete`).
+    pub fn updates_message(&mut self, what: &str, mailbox: &str, id: i64) -> &mut Self {
+        let request = self.take_request("a message update");
+        let (actual_what, actual_mailbox, message) = match request {
+            Request::MarkMessageHeard { mailbox, message } => ("heard", mailbox, message),
+            Request::SaveMessage { mailbox, message } => ("save", mailbox, message),
+            Request::DeleteMessage { mailbox, message } => ("delete", mailbox, message),
+            other => panic!("expected a message update, got {other:?}"),
+        };
+        assert_eq!(
+            (actual_what, actual_mailbox.as_str(), message),
+            (what, mailbox, MessageRef(id))
+        );
+        self
+    }
+
+    /// The store did (`true`) or could not do the update.
+    pub fn message_updated(&mut self, done: bool) -> &mut Self {
+        self.store_answers(Reply::MessageUpdated(done))
+    }
+
     /// The portal starts recording the caller.
     pub fn is_recorded_for(&mut self, kind: RecordingKind) -> &mut Self {
         match self.next("a recording to start") {
@@ -421,8 +473,9 @@ pub fn describe(audio: &[Audio]) -> String {
     audio
         .iter()
         .map(|item| match item {
-            Audio::Prompt(prompt) => prompt.id(),
-            Audio::Recording(_) => "<recording>",
+            Audio::Prompt(prompt) => prompt.id().to_owned(),
+            Audio::Recording(_) => "<recording>".to_owned(),
+            Audio::Message(message) => format!("<message {}>", message.0),
         })
         .collect::<Vec<_>>()
         .join(" ")

@@ -193,6 +193,7 @@ impl CallDriver {
                 let services = Services {
                     store: work_shared.store.as_ref() as &dyn AccountStore,
                     notifier: work_shared.notifier.as_ref(),
+                    time_zone: &work_shared.time_zone,
                 };
                 carry_out(
                     services,

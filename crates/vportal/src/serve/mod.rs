@@ -97,6 +97,8 @@ pub(crate) struct Shared {
     pub media: media::MediaHandle,
     /// Whether the server takes calls (for `/readyz`).
     pub readiness: Readiness,
+    /// Where message envelopes are said in (`[messages] time_zone`).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 /// What a call task asks of the signalling task.
@@ -155,6 +157,7 @@ impl Server {
             None => sip_addr.ip(),
         };
         let prompts = PromptLibrary::load(&settings.media.prompts, &["en", "es"])?;
+        let time_zone = settings.messages.zone().map_err(ServeError::Settings)?;
         let lookup_pool = BlockingPool::new(1, 4096, "vportal-lookup").map_err(|source| {
             ServeError::StorePool {
                 pool: "lookup",
@@ -184,6 +187,7 @@ impl Server {
             settings,
             rtp_ip,
             readiness: Readiness::default(),
+            time_zone,
         });
         Ok(Server {
             sip_addr,

@@ -74,6 +74,7 @@ pub fn needs_restart(running: &ServeSettings, loaded: &ServeSettings) -> Vec<&'s
         ),
         ("[rtp]", running.rtp != loaded.rtp),
         ("[media]", running.media != loaded.media),
+        ("[messages]", running.messages != loaded.messages),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))

@@ -5,6 +5,7 @@ mod support;
 
 mod first_login;
 mod lockout;
+mod messages;
 mod phone_and_network;
 mod refusals;
 mod star_key;

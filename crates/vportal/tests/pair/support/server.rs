@@ -334,6 +334,7 @@ impl SimServer {
                 let services = Services {
                     store: &self.store as &dyn AccountStore,
                     notifier: &self.notifier,
+                    time_zone: &jiff::tz::TimeZone::UTC,
                 };
                 let reply = carry_out(
                     services,
