@@ -22,6 +22,9 @@ pub struct CallConfig {
     pub min_recording: Duration,
     /// Recordings end after this long. Default 60 s.
     pub max_recording: Duration,
+    /// Messages callers leave end after this long (or sooner, when the mailbox's quota leaves less).
+    /// Default 180 s.
+    pub max_message: Duration,
     /// Failed tries at choosing a new passcode (a broken rule, a mismatch, a reused passcode) before the call
     /// says goodbye. Default 3.
     pub max_change_tries: u8,
@@ -40,6 +43,7 @@ impl Default for CallConfig {
             max_silent_reprompts: 3,
             min_recording: Duration::from_secs(1),
             max_recording: Duration::from_secs(60),
+            max_message: Duration::from_secs(180),
             max_change_tries: 3,
             rules: PasscodeRules::default(),
             language: Language::English,
@@ -81,6 +85,8 @@ pub enum Dialed {
     Portal(String),
     /// The phone's voicemail button, which leads to the caller's own portal.
     VoicemailButton,
+    /// A PBX forwarded the call for a user who did not take it: the caller leaves that user a message.
+    Redirected(Box<crate::Deposit>),
 }
 
 /// Everything one call starts with.

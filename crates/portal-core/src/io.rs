@@ -79,6 +79,8 @@ pub enum RecordingKind {
     BusinessHoursGreeting,
     /// The portal's auto-attendant greeting for after hours.
     AfterHoursGreeting,
+    /// A voice message a forwarded caller leaves in a mailbox (deposited as it is, never reviewed).
+    Message,
 }
 
 /// Whose passcode a verification is for.
@@ -183,6 +185,20 @@ pub enum Request {
         mailbox: String,
         /// Which message.
         message: MessageRef,
+    },
+    /// Deposit the message a forwarded caller left (answered with [`Reply::MessageDeposited`]). The store
+    /// checks the mailbox's quota again as it inserts it.
+    DepositMessage {
+        /// The mailbox it is for.
+        mailbox: String,
+        /// The calling number as received.
+        caller_number: Option<String>,
+        /// The caller's display name as received.
+        caller_name: Option<String>,
+        /// The caller marked the call urgent.
+        urgent: bool,
+        /// Which recording of this call.
+        recording: RecordingHandle,
     },
 }
 
@@ -307,6 +323,8 @@ pub enum Reply {
     /// Answer to [`Request::MarkMessageHeard`], [`Request::SaveMessage`] and [`Request::DeleteMessage`]:
     /// `true` when done.
     MessageUpdated(bool),
+    /// Answer to [`Request::DepositMessage`]: `true` when the message is in the mailbox.
+    MessageDeposited(bool),
 }
 
 /// What happens to a call; fed with [`Call::handle`](crate::Call::handle).
@@ -428,4 +446,10 @@ pub enum EndReason {
     StoreFailed,
     /// The driver fed an input the call cannot receive (see [`DriverError`]).
     DriverError,
+    /// A forwarded caller left a message.
+    MessageLeft,
+    /// A forwarded caller found the mailbox full.
+    MailboxFull,
+    /// A forwarded caller's recording was too short to be a message.
+    NothingRecorded,
 }

@@ -154,7 +154,7 @@ pub mod rules;
 mod secret;
 pub mod speech;
 
-pub use call::{Call, CallState};
+pub use call::{Absence, Call, CallState, Deposit};
 pub use config::{CallConfig, CallContext, Caller, Dialed, PortalIdentity};
 pub use day::Day;
 pub use io::{

@@ -305,6 +305,15 @@ prompts! {
     NoMoreMessages => "no_more_messages",
     NoPreviousMessage => "no_previous_message",
     MessagesUnavailable => "messages_unavailable",
+    // Leaving a message (call::deposit): the greeting the portal makes, and what follows it.
+    PersonAt => "person_at",
+    PersonYouCalled => "person_you_called",
+    IsBusy => "is_busy",
+    IsNotAvailable => "is_not_available",
+    LeaveMessage => "leave_message",
+    MessageSent => "message_sent",
+    MailboxFull => "mailbox_full",
+    NoMessageRecorded => "no_message_recorded",
 }
 
 impl fmt::Display for PromptId {

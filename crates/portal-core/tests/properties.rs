@@ -137,6 +137,7 @@ fn answer(request: &Request, choice: u8) -> Reply {
         Request::MarkMessageHeard { .. }
         | Request::SaveMessage { .. }
         | Request::DeleteMessage { .. } => Reply::MessageUpdated(!choice.is_multiple_of(4)),
+        Request::DepositMessage { .. } => Reply::MessageDeposited(!choice.is_multiple_of(4)),
     }
 }
 

@@ -23,7 +23,8 @@ pub struct StoreJob {
     pub id: RequestId,
     /// What to do.
     pub request: Request,
-    /// The recording a `SaveRecording` saves (shared with playback, not copied).
+    /// The recording a `SaveRecording` saves or a `DepositMessage` deposits (shared with playback, not
+    /// copied).
     pub audio: Option<Arc<[i16]>>,
 }
 
@@ -95,11 +96,31 @@ impl Conversation {
         language: &str,
         recording_end_silence: Duration,
     ) -> Conversation {
+        Conversation::with_recordings(context, config, language, recording_end_silence, Vec::new())
+    }
+
+    /// [`Conversation::new`] for a call that plays stored audio from its start (a forwarded call's greeting
+    /// and name, loaded when it was routed): `recordings` are held under the handles `context` names for
+    /// them, and this call's own recordings get handles above them.
+    pub fn with_recordings(
+        context: CallContext,
+        config: Arc<CallConfig>,
+        language: &str,
+        recording_end_silence: Duration,
+        recordings: Vec<(RecordingHandle, Arc<[i16]>)>,
+    ) -> Conversation {
+        let next_recording = recordings
+            .iter()
+            .map(|(handle, _)| handle.0)
+            .max()
+            .unwrap_or(0);
+        let recordings: HashMap<_, _> = recordings.into_iter().collect();
         Conversation {
+            // The recordings are in place before the first `Play` is drained.
             call: Call::new(context, config),
             deduper: KeyPressDeduper::new(),
-            recordings: HashMap::new(),
-            next_recording: 0,
+            recordings,
+            next_recording,
             recording_end_silence,
             language: language.to_owned(),
             fetching: None,
@@ -226,7 +247,8 @@ impl Conversation {
             Output::StopRecording => ConversationOutput::StopRecording,
             Output::Request(id, request) => {
                 let audio = match &request {
-                    Request::SaveRecording { recording, .. } => {
+                    Request::SaveRecording { recording, .. }
+                    | Request::DepositMessage { recording, .. } => {
                         self.recordings.get(recording).cloned()
                     }
                     Request::FetchMessage { message, .. } => {

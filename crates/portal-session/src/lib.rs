@@ -39,6 +39,6 @@ mod session;
 pub use config::SessionConfig;
 pub use conversation::{Conversation, ConversationOutput, StoreJob};
 pub use session::{
-    Route, RouteQuery, Routing, Session, SessionInput, SessionOutput, portal_identity,
-    portal_language,
+    DepositRoute, Route, RouteQuery, Routing, Session, SessionInput, SessionOutput,
+    portal_identity, portal_language,
 };

@@ -20,16 +20,20 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use portal_core::speech::Language;
-use portal_core::{Audit, CallConfig, CallContext, Caller, Day, Dialed, PlayId, PortalIdentity};
+use portal_core::{
+    Absence, Audit, CallConfig, CallContext, Caller, Day, Deposit, Dialed, PlayId, PortalIdentity,
+    RecordingHandle,
+};
 use portal_media::dtmf::KeySource;
 use portal_media::g711::Codec;
 use portal_media::plane::{MediaEvent, StreamSetup};
 use portal_media::prompts::PlayItem;
 use portal_media::recording::RecorderConfig;
 use portal_sip::endpoint::{CallHandle, IncomingCall};
+use portal_sip::redirection::{RedirectCause, Redirection};
 use portal_sip::sdp::{self, LocalMedia, NegotiatedMedia, SessionDescription};
 use portal_store::{Policy, Portal, Source};
 
@@ -47,6 +51,8 @@ pub struct RouteQuery {
     /// operator vouches for), `None` otherwise. Looked up in the same query, so a call looks its caller up
     /// once; an unidentified caller takes the star-key path, and the voicemail button cannot route it.
     pub caller: Option<String>,
+    /// The user a trusted peer forwarded the call for, and why (see [`Route::deposit`]).
+    pub redirection: Option<Redirection>,
 }
 
 /// Where a call goes.
@@ -61,6 +67,29 @@ pub struct Route {
     pub caller: Caller,
     /// The organization's calendar day, for passcode expiry.
     pub today: Day,
+    /// Set when the call was forwarded for a user with a mailbox, other than the caller: the caller leaves
+    /// that user a message. A redirection to nobody known, or the owner calling their own forwarded number,
+    /// routes as if there were none.
+    pub deposit: Option<DepositRoute>,
+}
+
+/// A forwarded call that leaves a message: for whom, why, and the user's recordings its greeting is made of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DepositRoute {
+    /// The mailbox the message is for.
+    pub mailbox: String,
+    /// Why the call was forwarded.
+    pub cause: RedirectCause,
+    /// The number or extension the redirection named (said digit by digit when no name is recorded).
+    pub number: String,
+    /// The user's name recording (8 kHz mono).
+    pub name: Option<Arc<[i16]>>,
+    /// The user's busy greeting.
+    pub busy_greeting: Option<Arc<[i16]>>,
+    /// The user's no-answer greeting.
+    pub no_answer_greeting: Option<Arc<[i16]>>,
+    /// How long a message may still be under the mailbox's quota (zero when it is full).
+    pub room: Duration,
 }
 
 /// The answer to [`SessionOutput::Route`].
@@ -177,6 +206,13 @@ pub struct Session {
     call: CallHandle,
     call_id: String,
     caller: Option<String>,
+    /// The caller's display name as received (kept with a message they leave).
+    caller_name: Option<String>,
+    /// The INVITE's Priority said urgent.
+    urgent: bool,
+    /// The caller hung up while the conversation still had work (a message being deposited): no BYE is sent,
+    /// and the session ends when the conversation does.
+    caller_gone: bool,
     /// What the caller dialed: a portal's number or extension, or the voicemail button.
     dialed: Dialed,
     offer: Option<SessionDescription>,
@@ -203,6 +239,9 @@ impl Session {
             call: incoming.call,
             call_id: incoming.call_id,
             caller: caller.clone(),
+            caller_name: incoming.from_display,
+            urgent: incoming.urgent,
+            caller_gone: false,
             dialed: if voicemail_button {
                 Dialed::VoicemailButton
             } else {
@@ -220,6 +259,7 @@ impl Session {
             dialed,
             voicemail_button,
             caller: identified,
+            redirection: incoming.redirection,
         }));
         session
     }
@@ -299,15 +339,24 @@ impl Session {
                 None => self.driver_error("a store reply before the conversation asked anything"),
             },
             SessionInput::Ended => {
+                self.caller_gone = true;
                 if let Some(conversation) = self.conversation.as_mut() {
                     conversation.hung_up(now);
                 }
-                self.drain_conversation();
-                self.finish();
             }
             SessionInput::Shutdown => self.shutdown(now),
         }
         self.drain_conversation();
+        // After the caller hung up, the session lives only as long as the conversation has work (a message
+        // being handed to the store).
+        if self.caller_gone
+            && self
+                .conversation
+                .as_ref()
+                .is_none_or(Conversation::is_ended)
+        {
+            self.finish();
+        }
     }
 
     // ---- timers ----
@@ -443,9 +492,16 @@ impl Session {
             self.outputs
                 .push_back(SessionOutput::Stream(stream_setup(&negotiated)));
         }
+        let (dialed, recordings) = match &route.deposit {
+            Some(deposit) => {
+                let (deposit, recordings) = deposit_context(deposit, &route.portal.language, self);
+                (Dialed::Redirected(Box::new(deposit)), recordings)
+            }
+            None => (self.dialed.clone(), Vec::new()),
+        };
         let context = CallContext {
             caller: route.caller.clone(),
-            dialed: self.dialed.clone(),
+            dialed,
             portal: portal_identity(&route.portal),
             today: route.today,
         };
@@ -454,11 +510,12 @@ impl Session {
             language: portal_language(&route.portal),
             ..self.config.call.clone()
         };
-        let conversation = Conversation::new(
+        let conversation = Conversation::with_recordings(
             context,
             Arc::new(config),
             &route.portal.language,
             self.config.recording_end_silence,
+            recordings,
         );
         self.conversation = Some(conversation);
     }
@@ -486,6 +543,9 @@ impl Session {
     }
 
     fn shutdown(&mut self, now: Instant) {
+        if self.caller_gone {
+            return self.finish();
+        }
         match self.phase {
             Phase::Routing | Phase::OpeningMedia | Phase::Answering { .. } => self.refuse(503),
             Phase::AwaitingAck(_) => self.hang_up(),
@@ -524,7 +584,11 @@ impl Session {
             self.outputs.push_back(output);
         }
         if hang_up && !self.is_finished() {
-            self.hang_up();
+            if self.caller_gone {
+                self.finish();
+            } else {
+                self.hang_up();
+            }
         }
     }
 
@@ -572,6 +636,44 @@ pub fn portal_identity(portal: &Portal) -> PortalIdentity {
 /// catalogue's fallback) for a code the core does not speak.
 pub fn portal_language(portal: &Portal) -> Language {
     Language::from_code(&portal.language).unwrap_or(Language::English)
+}
+
+/// Stored audio a conversation plays from its start, under the handles its context names.
+type Preloaded = Vec<(RecordingHandle, Arc<[i16]>)>;
+
+/// The core's view of a deposit, and the stored recordings it plays under the handles it names.
+fn deposit_context(
+    route: &DepositRoute,
+    language: &str,
+    session: &Session,
+) -> (Deposit, Preloaded) {
+    let mut recordings = Vec::new();
+    let mut hold = |audio: &Option<Arc<[i16]>>| {
+        audio.as_ref().map(|samples| {
+            let handle = RecordingHandle(recordings.len() as u64 + 1);
+            recordings.push((handle, Arc::clone(samples)));
+            handle
+        })
+    };
+    let deposit = Deposit {
+        mailbox: route.mailbox.clone(),
+        absence: match route.cause {
+            RedirectCause::Busy => Absence::Busy,
+            RedirectCause::NoAnswer | RedirectCause::Unconditional | RedirectCause::Unknown => {
+                Absence::NoAnswer
+            }
+        },
+        number: route.number.clone(),
+        language: Language::from_code(language).unwrap_or(Language::English),
+        name: hold(&route.name),
+        busy_greeting: hold(&route.busy_greeting),
+        no_answer_greeting: hold(&route.no_answer_greeting),
+        room: route.room,
+        caller_number: session.caller.clone(),
+        caller_name: session.caller_name.clone(),
+        urgent: session.urgent,
+    };
+    (deposit, recordings)
 }
 
 fn stream_setup(media: &NegotiatedMedia) -> StreamSetup {

@@ -10,7 +10,9 @@ use portal_core::{CallConfig, Caller, CallerMailbox, Day, Digit, PlayId};
 use portal_media::dtmf::KeySource;
 use portal_media::plane::MediaEvent;
 use portal_media::prompts::PromptLibrary;
-use portal_session::{Route, Routing, Session, SessionConfig, SessionInput, SessionOutput};
+use portal_session::{
+    DepositRoute, Route, Routing, Session, SessionConfig, SessionInput, SessionOutput,
+};
 use portal_sip::endpoint::{CallHandle, IncomingCall, Transport};
 use portal_sip::sdp::{self, LocalMedia, SessionDescription};
 use portal_store::{Policy, Portal};
@@ -43,6 +45,8 @@ fn incoming(dialed: &str, offer: bool) -> IncomingCall {
         remote: "192.0.2.10:5060".parse().unwrap(),
         transport: Transport::Udp,
         call_id: "session-test".into(),
+        redirection: None,
+        urgent: false,
     }
 }
 
@@ -66,6 +70,7 @@ fn found() -> Routing {
             has_passcode: true,
         }),
         today: Day(20_000),
+        deposit: None,
     }))
 }
 
@@ -299,4 +304,106 @@ fn an_input_the_call_never_asked_for_is_a_driver_error_that_ends_the_call() {
             [SessionOutput::HangUp, SessionOutput::Finished]
         ));
     }
+}
+
+#[test]
+fn a_caller_who_hangs_up_while_leaving_a_message_keeps_it_and_no_bye_is_sent() {
+    let now = Instant::now();
+    let mut forwarded = incoming("5558000", true);
+    forwarded.redirection = Some(portal_sip::redirection::Redirection {
+        target: "5551002".into(),
+        cause: portal_sip::redirection::RedirectCause::Busy,
+    });
+    forwarded.urgent = true;
+    forwarded.from_display = Some("Ann".into());
+    let mut session = Session::new(forwarded, config(Duration::ZERO), 9);
+    assert!(matches!(
+        drain(&mut session).as_slice(),
+        [SessionOutput::Route(query)] if query.redirection.as_ref().is_some_and(|r| r.target == "5551002")
+    ));
+    let greeting: Arc<[i16]> = Arc::from(vec![100i16; 8000]);
+    let Routing::Found(mut route) = found() else {
+        unreachable!()
+    };
+    route.caller = Caller::Unrecognised;
+    route.deposit = Some(DepositRoute {
+        mailbox: "1002".into(),
+        cause: portal_sip::redirection::RedirectCause::Busy,
+        number: "5551002".into(),
+        name: None,
+        busy_greeting: Some(Arc::clone(&greeting)),
+        no_answer_greeting: None,
+        room: Duration::from_secs(600),
+    });
+    session.handle(SessionInput::Routed(Routing::Found(route)), now);
+    drain(&mut session);
+    session.handle(
+        SessionInput::MediaOpened(Some(LOCAL_RTP.parse().unwrap())),
+        now,
+    );
+    drain(&mut session);
+    session.handle(SessionInput::Acked(None), now);
+    // The user's busy greeting (the stored samples, shared), "leave a message", the tone.
+    let outputs = drain(&mut session);
+    let [SessionOutput::Play(play, items)] = outputs.as_slice() else {
+        panic!("{outputs:?}")
+    };
+    assert_eq!(items.len(), 3);
+    assert!(
+        matches!(&items[0], portal_media::prompts::PlayItem::Samples(samples) if Arc::ptr_eq(samples, &greeting))
+    );
+    let play = *play;
+    session.handle(
+        SessionInput::Media(MediaEvent::PlaylistDone {
+            call: first_media_call(),
+            play,
+        }),
+        now,
+    );
+    assert!(matches!(
+        drain(&mut session).as_slice(),
+        [SessionOutput::Record(_)]
+    ));
+    // The caller hangs up: the recording is asked for, and the session waits for it.
+    session.handle(SessionInput::Ended, now + Duration::from_secs(3));
+    assert!(matches!(
+        drain(&mut session).as_slice(),
+        [SessionOutput::StopRecording]
+    ));
+    assert!(!session.is_finished());
+    session.handle(
+        SessionInput::Media(MediaEvent::RecordingDone {
+            call: first_media_call(),
+            recording: portal_media::recording::Recording {
+                samples: vec![7; 24_000],
+                end: portal_media::recording::RecordingEnd::Stopped,
+            },
+        }),
+        now + Duration::from_secs(3),
+    );
+    let outputs = drain(&mut session);
+    let [SessionOutput::Store(job)] = outputs.as_slice() else {
+        panic!("{outputs:?}")
+    };
+    assert!(matches!(
+        &job.request,
+        portal_core::Request::DepositMessage { mailbox, caller_number, caller_name, urgent: true, .. }
+            if mailbox == "1002" && caller_number.as_deref() == Some("5551001") && caller_name.as_deref() == Some("Ann")
+    ));
+    assert_eq!(job.audio.as_ref().map(|audio| audio.len()), Some(24_000));
+    session.handle(
+        SessionInput::StoreReply(job.id, portal_core::Reply::MessageDeposited(true)),
+        now + Duration::from_secs(3),
+    );
+    let outputs = drain(&mut session);
+    assert!(
+        matches!(outputs.last(), Some(SessionOutput::Finished)),
+        "{outputs:?}"
+    );
+    assert!(
+        !outputs
+            .iter()
+            .any(|output| matches!(output, SessionOutput::HangUp | SessionOutput::Play(..))),
+        "nothing more for a caller who is gone: {outputs:?}"
+    );
 }

@@ -69,6 +69,8 @@
 //! - [`timer`]: T1, T2, T4 (configurable so tests can shorten them), the back-off and the heap.
 //! - [`sdp`]: a small SDP reader and writer and the RFC 3264 offer/answer for G.711 and telephone-event.
 //! - [`dtmf`]: key presses in INFO bodies.
+//! - [`redirection`]: a forwarded call's redirection (RFC 4458 voicemail URI, History-Info, Diversion) and
+//!   Priority, read from trusted peers only.
 //!
 //! ## What rsip does and what our codec layer adds
 //!
@@ -130,6 +132,7 @@ pub mod access;
 pub mod codec;
 pub mod dtmf;
 pub mod endpoint;
+pub mod redirection;
 pub mod sdp;
 pub mod syntax;
 pub mod timer;

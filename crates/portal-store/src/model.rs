@@ -269,6 +269,8 @@ pub struct UserView {
     pub locked_at: Option<i64>,
     /// Whether a personalized name is recorded.
     pub name_recorded: bool,
+    /// The personalized name, if recorded.
+    pub name_recording: Option<RecordingId>,
     /// The busy greeting, if recorded.
     pub busy_greeting: Option<RecordingId>,
     /// The no-answer greeting, if recorded.
@@ -532,6 +534,8 @@ pub(crate) fn recording_kind_name(kind: RecordingKind) -> &'static str {
         RecordingKind::NoAnswerGreeting => "no_answer_greeting",
         RecordingKind::BusinessHoursGreeting => "business_hours_greeting",
         RecordingKind::AfterHoursGreeting => "after_hours_greeting",
+        // Messages are not recordings of the store (see `deposit_message`); named for errors only.
+        RecordingKind::Message => "message",
     }
 }
 

@@ -2,16 +2,20 @@
 //! call ([`route`]) and the conversation core's requests ([`carry_out`]). Every driver (the SIP front end, the
 //! console, the pair tests) uses this one mapping, so a call behaves the same whichever way it arrives.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use portal_core::speech::{CalendarDate, Envelope, TimeOfDay};
 use portal_core::{
     Account, Audit, CallConfig, Caller, MessageAudio, MessageFolder, MessageInfo, MessageRef,
     Reply, Request, SetOutcome, VerifyOutcome,
 };
 use portal_notify::Notifier;
-use portal_session::{Route, RouteQuery, Routing};
+use portal_session::{DepositRoute, Route, RouteQuery, Routing};
+use portal_sip::redirection::Redirection;
 use portal_store::{
-    AccountStore, Folder, MessageId, MessageSummary, Moment, Policy, Portal, RecordingOwner,
-    Source, StoreError,
+    AccountStore, Folder, KnownCaller, MessageId, MessageSummary, Moment, NewMessage, Policy,
+    Portal, RecordingId, RecordingOwner, Source, StoreError,
 };
 
 use crate::admin::{notify_locked_out, notify_passcode_changed};
@@ -49,6 +53,11 @@ pub fn call_config(policy: &Policy) -> CallConfig {
 /// Routes a new call: the portal dialed (or, for the voicemail button, the calling user's own portal), the
 /// policy, and who is calling, in one pass over the store so a call looks its caller up once. A failure is
 /// logged and answered as [`Routing::Failed`].
+///
+/// A call a trusted peer forwarded for a user (`query.redirection`) goes to that user's portal to leave a
+/// message, with the user's greetings, name and room under the quota, found in the same pass. A redirection
+/// to a number no mailbox has, or to the caller's own mailbox (the owner calling their forwarded number), is
+/// routed as if there were none: the ordinary welcome, so the answer never tells which numbers exist.
 pub fn route(store: &dyn AccountStore, query: &RouteQuery, at: Moment) -> Routing {
     let lookup = || -> Result<Routing, StoreError> {
         // A caller lookup that fails leaves the caller unrecognised (the star-key path), as it always did.
@@ -58,7 +67,13 @@ pub fn route(store: &dyn AccountStore, query: &RouteQuery, at: Moment) -> Routin
                 None
             })
         });
-        let portal = if query.voicemail_button {
+        let deposit = match &query.redirection {
+            Some(redirection) => deposit_route(store, redirection, caller.as_ref(), at)?,
+            None => None,
+        };
+        let portal = if let Some((_, portal)) = &deposit {
+            Some(store.portal(portal)?)
+        } else if query.voicemail_button {
             match &caller {
                 Some(known) => Some(store.portal(&known.portal)?),
                 None => None,
@@ -77,12 +92,58 @@ pub fn route(store: &dyn AccountStore, query: &RouteQuery, at: Moment) -> Routin
                 None => Caller::Unrecognised,
             },
             today: at.today,
+            deposit: deposit.map(|(deposit, _)| deposit),
         })))
     };
     lookup().unwrap_or_else(|error| {
         tracing::error!(%error, "routing failed");
         Routing::Failed
     })
+}
+
+/// The message a forwarded call leaves, and the portal of its mailbox; `None` when the redirection names no
+/// mailbox, or the caller's own.
+fn deposit_route(
+    store: &dyn AccountStore,
+    redirection: &Redirection,
+    caller: Option<&KnownCaller>,
+    at: Moment,
+) -> Result<Option<(DepositRoute, String)>, StoreError> {
+    let Some(user) = store.caller_mailbox(&redirection.target)? else {
+        return Ok(None);
+    };
+    if caller.is_some_and(|caller| caller.mailbox == user.mailbox) {
+        return Ok(None);
+    }
+    let view = store.user(&user.mailbox, at.today)?;
+    let usage = store.mailbox_usage(&user.mailbox)?;
+    let load = |id: Option<RecordingId>| -> Option<Arc<[i16]>> {
+        let id = id?;
+        let loaded = store
+            .recording(id)
+            .map_err(|error| error.to_string())
+            .and_then(|recording| {
+                portal_media::prompts::read_wav(&recording.path).map_err(|error| error.to_string())
+            });
+        match loaded {
+            Ok(samples) => Some(Arc::from(samples)),
+            Err(error) => {
+                // The caller hears the next greeting in line instead.
+                tracing::error!(%error, ?id, "a greeting could not be read");
+                None
+            }
+        }
+    };
+    let deposit = DepositRoute {
+        mailbox: user.mailbox.clone(),
+        cause: redirection.cause,
+        number: redirection.target.clone(),
+        name: load(view.name_recording),
+        busy_greeting: load(view.busy_greeting),
+        no_answer_greeting: load(view.no_answer_greeting),
+        room: Duration::from_millis(usage.remaining_ms()),
+    };
+    Ok(Some((deposit, user.portal)))
 }
 
 /// Carries out one request for a call to `portal` and returns the core's reply. Store failures are logged
@@ -212,6 +273,41 @@ pub fn carry_out(
             "deleting a message",
             store.delete_message(&mailbox, MessageId(message.0), at, source),
         ),
+        Request::DepositMessage {
+            mailbox,
+            caller_number,
+            caller_name,
+            urgent,
+            recording,
+        } => {
+            let Some(samples) = audio else {
+                tracing::error!(?recording, "no audio for this message");
+                return Reply::MessageDeposited(false);
+            };
+            let message = NewMessage {
+                mailbox,
+                caller_number,
+                caller_name,
+                received_at: at,
+                urgent,
+            };
+            match store.deposit_message(&message, samples, source) {
+                Ok(id) => {
+                    metrics::counter!(crate::telemetry::MESSAGES_DEPOSITED).increment(1);
+                    tracing::info!(?id, "message deposited");
+                    Reply::MessageDeposited(true)
+                }
+                // Another caller filled the mailbox meanwhile: the store's check is the one that holds.
+                Err(error @ StoreError::QuotaFull { .. }) => {
+                    tracing::warn!(%error, "message refused");
+                    Reply::MessageDeposited(false)
+                }
+                Err(error) => {
+                    tracing::error!(%error, "depositing a message failed");
+                    Reply::MessageDeposited(false)
+                }
+            }
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub const FRAMES_LATE: &str = "vportal_rtp_frames_late_total";
 pub const FRAMES_SENT: &str = "vportal_rtp_frames_sent_total";
 /// Messages deleted by the strict expiry sweep.
 pub const MESSAGES_EXPIRED: &str = "vportal_messages_expired_total";
+/// Voice messages callers left (deposited in a mailbox).
+pub const MESSAGES_DEPOSITED: &str = "vportal_messages_deposited_total";
 /// Configuration reloads (SIGHUP), by `result` (`applied`, `refused`).
 pub const RELOADS: &str = "vportal_config_reloads_total";
 /// 1, labelled with the `version` and git `revision` of the running binary.
@@ -131,6 +133,10 @@ fn describe() {
         MESSAGES_EXPIRED,
         "Messages deleted by the strict expiry sweep."
     );
+    describe_counter!(
+        MESSAGES_DEPOSITED,
+        "Voice messages callers left in a mailbox."
+    );
     describe_counter!(RELOADS, "Configuration reloads, by result.");
     describe_gauge!(BUILD_INFO, "The running build.");
 }
@@ -171,6 +177,7 @@ fn recording_label(kind: RecordingKind) -> &'static str {
         RecordingKind::NoAnswerGreeting => "no_answer_greeting",
         RecordingKind::BusinessHoursGreeting => "business_hours_greeting",
         RecordingKind::AfterHoursGreeting => "after_hours_greeting",
+        RecordingKind::Message => "message",
     }
 }
 
@@ -186,6 +193,9 @@ pub fn end_label(reason: EndReason) -> &'static str {
         EndReason::PasscodeNotSet => "passcode_not_set",
         EndReason::StoreFailed => "store_failed",
         EndReason::DriverError => "driver_error",
+        EndReason::MessageLeft => "message_left",
+        EndReason::MailboxFull => "mailbox_full",
+        EndReason::NothingRecorded => "nothing_recorded",
     }
 }
 

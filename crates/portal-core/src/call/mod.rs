@@ -6,9 +6,11 @@
 //! - `recording`: the name and the greetings: record, review, save;
 //! - `menus`: the main, greetings and admin menus;
 //! - `messages`: hearing and managing voice messages (main menu key 1);
+//! - `deposit`: a forwarded caller leaves a message;
 //! - `output`: what every flow says with (ask, announce, goodbye, request, hang up);
 //! - `state`: where a call is (its phases, and the stages that wait for keys).
 
+mod deposit;
 mod login;
 mod menus;
 mod messages;
@@ -29,6 +31,7 @@ use crate::io::{
 };
 use crate::{MAX_ENTRY_DIGITS, Passcode};
 
+pub use deposit::{Absence, Deposit};
 pub use state::CallState;
 use state::{After, Pending, Phase, Stage};
 
@@ -67,6 +70,8 @@ pub struct Call {
     /// Where a saved recording returns to.
     recording_return: Stage,
     recording: Option<RecordingHandle>,
+    /// The caller hung up while leaving a message, which is still deposited.
+    caller_gone: bool,
     failures: u32,
     change_tries: u8,
     silent_reprompts: u8,
@@ -97,6 +102,7 @@ impl Call {
             combined_prompt_played: false,
             recording_return: Stage::MainMenu,
             recording: None,
+            caller_gone: false,
             failures: 0,
             change_tries: 0,
             silent_reprompts: 0,
@@ -107,6 +113,10 @@ impl Call {
             outputs: VecDeque::with_capacity(4),
             next_id: 0,
         };
+        if matches!(call.context.dialed, crate::Dialed::Redirected(_)) {
+            call.start_deposit();
+            return call;
+        }
         match call.context.caller.clone() {
             Caller::Identify(number) => call.look_up_caller(number),
             Caller::Recognised(mailbox) => call.greet(Some(mailbox)),
@@ -268,6 +278,9 @@ impl Call {
                 let update = *update;
                 self.message_updated(update, done);
             }
+            (Pending::DepositMessage, Reply::MessageDeposited(deposited)) => {
+                self.message_deposited(deposited)
+            }
             // The right id with the wrong kind of answer: the driver mixed up its replies.
             _ => return self.driver_error(DriverError::MismatchedReply(id)),
         }
@@ -304,6 +317,9 @@ impl Call {
     }
 
     fn on_hang_up(&mut self) {
+        if self.hang_up_keeps_message() {
+            return self.hung_up_while_recording_message();
+        }
         if !self.is_ended() {
             self.end();
             self.outputs

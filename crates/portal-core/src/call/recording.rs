@@ -35,15 +35,18 @@ impl Call {
 
     /// The tone played: record, for at most the configured length.
     pub(super) fn start_recording(&mut self, kind: RecordingKind, now: Instant) {
+        let max_length = if kind == RecordingKind::Message {
+            self.message_max_length()
+        } else {
+            self.config.max_recording
+        };
         self.phase = Phase::Recording {
             kind,
             stopping: false,
         };
-        self.deadline = Some(now + self.config.max_recording);
-        self.outputs.push_back(Output::StartRecording {
-            kind,
-            max_length: self.config.max_recording,
-        });
+        self.deadline = Some(now + max_length);
+        self.outputs
+            .push_back(Output::StartRecording { kind, max_length });
     }
 
     /// `#` or the maximum length: ask media to end the recording and wait for it.
@@ -65,6 +68,9 @@ impl Call {
         recording: RecordingHandle,
         duration: Duration,
     ) {
+        if kind == RecordingKind::Message {
+            return self.message_recorded(recording, duration);
+        }
         self.deadline = None;
         if duration < self.config.min_recording {
             self.announce(
@@ -171,6 +177,7 @@ fn record_prompt(kind: RecordingKind) -> PromptId {
         RecordingKind::NoAnswerGreeting => P::RecordNoAnswerGreeting,
         RecordingKind::BusinessHoursGreeting => P::RecordBusinessHoursGreeting,
         RecordingKind::AfterHoursGreeting => P::RecordAfterHoursGreeting,
+        RecordingKind::Message => P::LeaveMessage,
     }
 }
 
@@ -182,5 +189,7 @@ pub(super) fn review_prompt(kind: RecordingKind) -> PromptId {
         RecordingKind::BusinessHoursGreeting | RecordingKind::AfterHoursGreeting => {
             P::AdminGreetingReview
         }
+        // Never reviewed: a message is deposited as it is.
+        RecordingKind::Message => P::GreetingReview,
     }
 }

@@ -77,6 +77,7 @@ pub(super) enum Pending {
     FetchMessage,
     /// The current message heard, saved or deleted.
     UpdateMessage(MessageUpdate),
+    DepositMessage,
 }
 
 /// What was asked of the store for the current message.

@@ -45,6 +45,8 @@ pub struct Phone {
     playing: Option<PlayId>,
     request: Option<(RequestId, Request)>,
     next_recording: u64,
+    /// The playlist heard last, item by item (to tell recordings apart).
+    pub last_heard: Vec<Audio>,
 }
 
 impl Phone {
@@ -68,6 +70,7 @@ impl Phone {
             playing: None,
             request: None,
             next_recording: 0,
+            last_heard: Vec::new(),
         };
         phone.drain();
         phone
@@ -113,6 +116,7 @@ impl Phone {
             } => {
                 assert_eq!(describe(&audio), expected, "what the caller hears");
                 assert_eq!(actual, barge_in, "barge-in of `{expected}`");
+                self.last_heard = audio;
                 self.playing = Some(id);
                 id
             }
@@ -259,6 +263,35 @@ impl Phone {
                 );
             }
             other => panic!("expected a recording to save, got {other:?}"),
+        }
+        self
+    }
+
+    /// The portal asks the store to deposit the last recording as a message for `mailbox`, from `caller`.
+    pub fn deposits_message(
+        &mut self,
+        mailbox: &str,
+        caller: Option<&str>,
+        urgent: bool,
+    ) -> &mut Self {
+        let expected = RecordingHandle(self.next_recording);
+        match self.take_request("a message to deposit") {
+            Request::DepositMessage {
+                mailbox: actual,
+                caller_number,
+                urgent: actual_urgent,
+                recording,
+                ..
+            } => assert_eq!(
+                (
+                    actual.as_str(),
+                    caller_number.as_deref(),
+                    actual_urgent,
+                    recording
+                ),
+                (mailbox, caller, urgent, expected)
+            ),
+            other => panic!("expected a message to deposit, got {other:?}"),
         }
         self
     }

@@ -188,6 +188,14 @@ impl Endpoint {
             .trusts(source)
             .then(|| asserted_identity(&request.headers))
             .flatten();
+        // A redirection is believed only from a trusted peer, like an asserted identity (see `redirection`).
+        let redirection = self
+            .config
+            .access
+            .trusts(source)
+            .then(|| crate::redirection::read_redirection(&request.uri, &request.headers))
+            .flatten();
+        let urgent = crate::redirection::is_urgent(&request.headers);
         let identified_user = asserted_user.clone().or_else(|| {
             self.config
                 .access
@@ -207,6 +215,8 @@ impl Endpoint {
             remote: context.route.to,
             transport: context.route.transport,
             call_id: context.echo.call_id.clone(),
+            redirection,
+            urgent,
         }));
     }
 

@@ -104,6 +104,12 @@ pub struct IncomingCall {
     pub remote: SocketAddr,
     pub transport: Transport,
     pub call_id: String,
+    /// The user this call was forwarded for and why (RFC 4458, History-Info or Diversion), only when the
+    /// INVITE came from a trusted peer: from anyone else it is ignored, since it would let a stranger leave
+    /// messages in any mailbox and learn, from the greeting, which numbers have one.
+    pub redirection: Option<crate::redirection::Redirection>,
+    /// The INVITE's Priority is `urgent` or `emergency` (RFC 3261 §20.26).
+    pub urgent: bool,
 }
 
 /// Why a call failed.

@@ -101,6 +101,7 @@ impl MailboxRow {
             failed_attempts: self.failed_attempts,
             locked_at: self.locked_at,
             name_recorded: self.name_recording.is_some(),
+            name_recording: self.name_recording.map(RecordingId),
             busy_greeting: self.busy_greeting.map(RecordingId),
             no_answer_greeting: self.no_answer_greeting.map(RecordingId),
             quota: self.quota,

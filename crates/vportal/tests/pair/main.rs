@@ -3,6 +3,7 @@
 
 mod support;
 
+mod deposit;
 mod first_login;
 mod lockout;
 mod messages;

@@ -350,6 +350,38 @@ fn p_asserted_identity_is_believed_only_from_trusted_peers() {
 }
 
 #[test]
+fn a_redirection_is_believed_only_from_trusted_peers() {
+    let mut h = harness_with(AccessPolicy {
+        trusted: vec!["192.0.2.99/32".parse().unwrap()],
+        ..AccessPolicy::default()
+    });
+    let forwarded = |branch: &str| {
+        invite(branch, Some(OFFER))
+            .replace("Call-ID: ", &format!("Call-ID: {branch}"))
+            .replace(
+                "CSeq: ",
+                "Diversion: <sip:5551001@pbx.example>;reason=user-busy;counter=1\r\n\
+                 Priority: urgent\r\nCSeq: ",
+            )
+    };
+    h.feed_from("192.0.2.99:5060", &forwarded("z9hG4bKdiv1"));
+    h.feed(&forwarded("z9hG4bKdiv2"));
+    let seen: Vec<_> = h
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::IncomingCall(call) => Some((call.redirection, call.urgent)),
+            _ => None,
+        })
+        .collect();
+    let busy = crate::redirection::Redirection {
+        target: "5551001".to_owned(),
+        cause: crate::redirection::RedirectCause::Busy,
+    };
+    assert_eq!(seen, [(Some(busy), true), (None, true)]);
+}
+
+#[test]
 fn the_caller_is_identified_by_a_trusted_assertion_or_by_from_only_on_the_declared_networks() {
     let mut h = harness_with(AccessPolicy {
         trusted: vec!["192.0.2.99/32".parse().unwrap()],

@@ -33,6 +33,8 @@ pub struct ServerTimers {
     pub answer_after: Duration,
     /// Networks whose callers are recognised by From (the portal's `[sip] identify_from`).
     pub identify_from: Vec<portal_sip::access::IpNetwork>,
+    /// Trusted peers (the portal's `[sip] trusted`): PBXs whose redirections and assertions are believed.
+    pub trusted: Vec<portal_sip::access::IpNetwork>,
 }
 
 impl Default for ServerTimers {
@@ -42,6 +44,7 @@ impl Default for ServerTimers {
             store_latency: Duration::from_millis(5),
             answer_after: Duration::ZERO,
             identify_from: vec!["10.0.0.0/8".parse().unwrap()],
+            trusted: Vec::new(),
         }
     }
 }
@@ -87,6 +90,7 @@ impl SimServer {
         let mut config = Config::new(PORTAL_SIP);
         // The simulated network is private: its phones are recognised by From, as the portal's default does.
         config.access.identify_from = timers.identify_from.clone();
+        config.access.trusted = timers.trusted.clone();
         let endpoint = Endpoint::new(config);
         SimServer {
             endpoint,

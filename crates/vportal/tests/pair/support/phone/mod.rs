@@ -79,6 +79,8 @@ pub struct PhoneConfig {
     /// recogniser sees them, waiting at most this long for a missing one (a lost packet's gap then passes).
     /// Zero feeds every packet on arrival.
     pub jitter_buffer: Duration,
+    /// Header lines added to the INVITE (a PBX's Diversion, say).
+    pub invite_headers: Vec<String>,
 }
 
 impl PhoneConfig {
@@ -107,6 +109,7 @@ impl PhoneConfig {
             key_duration: Duration::from_millis(100),
             key_gap: Duration::from_millis(100),
             jitter_buffer: Duration::from_millis(60),
+            invite_headers: Vec::new(),
         }
     }
 }

@@ -148,7 +148,7 @@ impl TestPhone {
 
     /// The INVITE on `branch`, carrying `body` (our offer) unless the offer is late.
     pub(super) fn invite_message(&self, branch: &str, body: Option<&str>) -> Vec<u8> {
-        let headers = [
+        let mut headers = vec![
             self.via(branch),
             "Max-Forwards: 70".to_owned(),
             format!("From: {}", self.from),
@@ -159,6 +159,7 @@ impl TestPhone {
             "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".to_owned(),
             "User-Agent: vportal-pair-phone".to_owned(),
         ];
+        headers.extend(self.config.invite_headers.iter().cloned());
         let start = format!("INVITE {} SIP/2.0", self.request_uri);
         message_text(&start, &headers, body)
     }
