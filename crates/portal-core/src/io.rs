@@ -83,6 +83,20 @@ pub enum RecordingKind {
     Message,
 }
 
+impl RecordingKind {
+    /// Its name in the store, the audit trail and the metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RecordingKind::Name => "name",
+            RecordingKind::BusyGreeting => "busy_greeting",
+            RecordingKind::NoAnswerGreeting => "no_answer_greeting",
+            RecordingKind::BusinessHoursGreeting => "business_hours_greeting",
+            RecordingKind::AfterHoursGreeting => "after_hours_greeting",
+            RecordingKind::Message => "message",
+        }
+    }
+}
+
 /// Whose passcode a verification is for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Account {

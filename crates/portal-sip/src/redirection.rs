@@ -20,7 +20,7 @@
 use rsip::Header;
 use rsip::prelude::UntypedHeader;
 
-use crate::syntax::{NameAddr, SipUri, find_param, split_list};
+use crate::syntax::{NameAddr, SipUri, find_param, percent_decode, split_list};
 
 /// Why the user did not take the call, as the redirection says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -251,28 +251,6 @@ fn unquote(text: &str) -> &str {
     text.strip_prefix('"')
         .and_then(|inner| inner.strip_suffix('"'))
         .unwrap_or(text)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[index] == b'%'
-            && let (Some(high), Some(low)) = (
-                bytes.get(index + 1).copied().and_then(hex),
-                bytes.get(index + 2).copied().and_then(hex),
-            )
-        {
-            out.push((high * 16 + low) as u8);
-            index += 3;
-            continue;
-        }
-        out.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

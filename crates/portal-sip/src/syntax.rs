@@ -52,8 +52,9 @@ impl Method {
         })
     }
 
-    pub fn as_str(&self) -> &str {
-        match self {
+    /// The method's name when it is one of the standard methods above; `None` for an extension.
+    pub fn standard_name(&self) -> Option<&'static str> {
+        Some(match self {
             Method::Invite => "INVITE",
             Method::Ack => "ACK",
             Method::Bye => "BYE",
@@ -68,7 +69,14 @@ impl Method {
             Method::Refer => "REFER",
             Method::Message => "MESSAGE",
             Method::Publish => "PUBLISH",
+            Method::Extension(_) => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
             Method::Extension(token) => token,
+            standard => standard.standard_name().unwrap_or_default(),
         }
     }
 }
@@ -288,7 +296,8 @@ pub fn uri_host(ip: IpAddr) -> String {
     }
 }
 
-fn percent_decode(text: &str) -> String {
+/// `text` with its `%XX` escapes decoded (invalid ones kept as they are; bytes that are no UTF-8 replaced).
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;

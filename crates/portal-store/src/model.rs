@@ -527,16 +527,9 @@ pub(crate) fn change_reason_from_name(name: &str) -> Option<ChangeReason> {
     }
 }
 
+/// Messages are not recordings of the store (see `deposit_message`); their kind is named for errors only.
 pub(crate) fn recording_kind_name(kind: RecordingKind) -> &'static str {
-    match kind {
-        RecordingKind::Name => "name",
-        RecordingKind::BusyGreeting => "busy_greeting",
-        RecordingKind::NoAnswerGreeting => "no_answer_greeting",
-        RecordingKind::BusinessHoursGreeting => "business_hours_greeting",
-        RecordingKind::AfterHoursGreeting => "after_hours_greeting",
-        // Messages are not recordings of the store (see `deposit_message`); named for errors only.
-        RecordingKind::Message => "message",
-    }
+    kind.name()
 }
 
 pub(crate) fn recording_kind_from_name(name: &str) -> Option<RecordingKind> {

@@ -26,7 +26,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use portal_core::{Account, Audit, ChangeKind, EndReason, RecordingKind};
+use portal_core::{Account, Audit, ChangeKind, EndReason};
 use portal_store::{AccountStore, SqliteStore};
 
 /// Calls the server holds now.
@@ -156,7 +156,7 @@ pub fn record_audit(audit: &Audit) {
             metrics::counter!(PASSCODE_CHANGES, "kind" => kind).increment(1);
         }
         Audit::RecordingSaved(kind) => {
-            metrics::counter!(RECORDINGS, "kind" => recording_label(*kind)).increment(1);
+            metrics::counter!(RECORDINGS, "kind" => kind.name()).increment(1);
         }
         Audit::DriverError(_) | Audit::CallEnded(_) => {}
     }
@@ -168,17 +168,6 @@ fn login(account: &Account, result: &'static str) {
         Account::PortalAdmin => "portal_admin",
     };
     metrics::counter!(LOGINS, "account" => account, "result" => result).increment(1);
-}
-
-fn recording_label(kind: RecordingKind) -> &'static str {
-    match kind {
-        RecordingKind::Name => "name",
-        RecordingKind::BusyGreeting => "busy_greeting",
-        RecordingKind::NoAnswerGreeting => "no_answer_greeting",
-        RecordingKind::BusinessHoursGreeting => "business_hours_greeting",
-        RecordingKind::AfterHoursGreeting => "after_hours_greeting",
-        RecordingKind::Message => "message",
-    }
 }
 
 /// The `outcome` label of a call the conversation ended.

@@ -87,23 +87,7 @@ impl SipStatistics {
 
 /// The label a method is counted under.
 fn method_label(method: &Method) -> &'static str {
-    match method {
-        Method::Invite => "INVITE",
-        Method::Ack => "ACK",
-        Method::Bye => "BYE",
-        Method::Cancel => "CANCEL",
-        Method::Options => "OPTIONS",
-        Method::Info => "INFO",
-        Method::Register => "REGISTER",
-        Method::Prack => "PRACK",
-        Method::Update => "UPDATE",
-        Method::Subscribe => "SUBSCRIBE",
-        Method::Notify => "NOTIFY",
-        Method::Refer => "REFER",
-        Method::Message => "MESSAGE",
-        Method::Publish => "PUBLISH",
-        Method::Extension(_) => "other",
-    }
+    method.standard_name().unwrap_or("other")
 }
 
 #[cfg(test)]
