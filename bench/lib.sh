@@ -10,6 +10,7 @@
 #
 # Environment understood by every script:
 #   CARGO_TARGET_DIR  where cargo builds (default: target/ of the repository), as cargo reads it
+#   MEDIA_THREADS     the server's [media] threads (default: not written, so one per core)
 #   VPORTAL_LOG       the server's log filter (default: error; the log is in the temporary directory)
 #   BENCH_KEEP=1      keep the temporary directory (server log, SIPp statistics, captures)
 #   BENCH_NO_BUILD=1  use the binaries as they are (the lead's full-scale runs build once, then run each script)
@@ -154,6 +155,36 @@ cpu_ticks() {
 	echo $((f[11] + f[12]))
 }
 
+# media_thread_ticks PID: "TID NAME TICKS" for each media thread of PID (utime + stime from
+# /proc/PID/task/TID/stat): the threads whose name starts with vportal-media (vportal-media0, vportal-media1, ...
+# since the media threads were sharded; one vportal-media before).
+media_thread_ticks() {
+	local task name stat rest
+	local -a f
+	for task in /proc/"$1"/task/*; do
+		name=$(cat "$task/comm" 2>/dev/null) || continue
+		[[ $name == vportal-media* ]] || continue
+		stat=$(cat "$task/stat" 2>/dev/null) || continue
+		rest=${stat##*) }
+		read -r -a f <<<"$rest"
+		echo "${task##*/} $name $((f[11] + f[12]))"
+	done
+}
+
+# thread_cores BEFORE AFTER SECONDS: "NAME CORES" for each thread in both media_thread_ticks snapshots (matched
+# by TID), in the order of their names.
+thread_cores() {
+	{
+		printf '%s\n' "$1"
+		echo --
+		printf '%s\n' "$2"
+	} | awk -v secs="$3" -v tck="$CLK_TCK" '
+		$0 == "--" { after = 1; next }
+		NF != 3 { next }
+		!after { t0[$1] = $3; next }
+		$1 in t0 { printf "%s %.3f\n", $2, ($3 - t0[$1]) / tck / secs }' | sort -V
+}
+
 # cpu_seconds PID: utime + stime of PID in seconds.
 cpu_seconds() {
 	local ticks
@@ -296,6 +327,9 @@ write_config() {
 		echo "prompts = \"$REPO/prompts\""
 		if [[ -n ${STORE_THREADS:-} ]]; then
 			echo "store_threads = $STORE_THREADS"
+		fi
+		if [[ -n ${MEDIA_THREADS:-} ]]; then
+			echo "threads = $MEDIA_THREADS"
 		fi
 	} >"$file"
 }
@@ -497,23 +531,44 @@ capture_stop() {
 # ---- the steady window ----
 
 # measure_window END_EPOCH: sleeps from now until END_EPOCH, measuring the server's CPU time over it.
-# Sets WIN_SECONDS, WIN_CPU (server CPU seconds in the window), WIN_CORES and WIN_RSS_KIB (VmRSS at its end).
+# Sets WIN_SECONDS, WIN_CPU (server CPU seconds in the window), WIN_CORES, WIN_RSS_KIB (VmRSS at its end) and
+# WIN_MEDIA_THREADS ("NAME CORES" a line, each media thread's CPU over the window; see thread_cores).
 # Dies when the window would be shorter than MIN_WINDOW_S (default 5).
 measure_window() {
-	local end=$1 t0 t1 c0 c1 left
+	local end=$1 t0 t1 c0 c1 left m0 m1
 	t0=$(now)
 	left=$(calc "$end - $t0")
 	if awk "BEGIN { exit !($left < ${MIN_WINDOW_S:-5}) }"; then
 		die "the steady window would last only $left s: hold the calls longer or ramp faster"
 	fi
+	m0=$(media_thread_ticks "$SERVER_PID")
 	c0=$(cpu_ticks "$SERVER_PID") || die "the server is gone"
 	sleep "$left"
 	c1=$(cpu_ticks "$SERVER_PID") || die "the server died during the measurement"
+	m1=$(media_thread_ticks "$SERVER_PID")
 	t1=$(now)
 	WIN_RSS_KIB=$(status_kib "$SERVER_PID" VmRSS)
 	WIN_SECONDS=$(calc "$t1 - $t0")
 	WIN_CPU=$(calc "($c1 - $c0) / $CLK_TCK")
 	WIN_CORES=$(calc "$WIN_CPU / $WIN_SECONDS")
+	WIN_MEDIA_THREADS=$(thread_cores "$m0" "$m1" "$WIN_SECONDS")
+}
+
+# media_threads_text: WIN_MEDIA_THREADS on one line ("vportal-media0 0.412, vportal-media1 0.398 cores, sum
+# 0.810"), or "-" when no media thread was found.
+media_threads_text() {
+	[[ -n $WIN_MEDIA_THREADS ]] || {
+		echo "-"
+		return 0
+	}
+	awk '{ sum += $2; list = list (NR > 1 ? ", " : "") $1 " " $2 } END { printf "%s cores, sum %.3f\n", list, sum }' \
+		<<<"$WIN_MEDIA_THREADS"
+}
+
+# media_threads_json: WIN_MEDIA_THREADS as a JSON object {"vportal-media0": 0.412, ...}.
+media_threads_json() {
+	awk 'BEGIN { printf "{" } NF == 2 { printf "%s\"%s\": %s", (n++ ? ", " : ""), $1, $2 } END { print "}" }' \
+		<<<"$WIN_MEDIA_THREADS"
 }
 
 # met CONDITION: "met" or "MISSED" (awk condition).

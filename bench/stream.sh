@@ -4,8 +4,9 @@
 # Streaming capacity: CALLS SIPp calls (PCMU + telephone-event offered, no RTP sent by the caller), started
 # at RATE per second (env, default 250), each held HOLD_S seconds, then BYE. The portal plays its prompt to
 # every call all the time (see stream_timers in lib.sh). Measures the server's CPU time over the steady part
-# only (every call up, none ended yet) and reports it per call as a percentage of one core; failed calls
-# (SIPp's statistics: every call that did not complete counts); the server's peak RSS (VmHWM).
+# only (every call up, none ended yet) and reports it per call as a percentage of one core, and each media
+# thread's share of it (how evenly the calls are spread over the threads); failed calls (SIPp's statistics:
+# every call that did not complete counts); the server's peak RSS (VmHWM).
 #
 # Environment: RATE (calls started per second, default 250), PROMPT_GAP_MS (silence between two plays of the
 # prompt, default 200), SETTLE_S (wait after the last call was placed before the window opens, default 3),
@@ -68,6 +69,7 @@ stream: $CALLS SIPp calls held $HOLD_S s, placed at $RATE/s; the portal plays it
   RTP to the calls  $RTP_TEXT
   server CPU        $(printf '%.2f' "$WIN_CPU") s = $(printf '%.3f' "$WIN_CORES") cores
   per call          $(printf '%.4f' "$PCT_PER_CALL")% of one core (target <= 0.04%: $(met "$PCT_PER_CALL <= 0.04"))
+  media threads     $(media_threads_text)
   server memory     VmRSS $(printf '%.1f' "$(mib "$WIN_RSS_KIB")") MiB in the window, peak VmHWM $(printf '%.1f' "$(mib "$PEAK_KIB")") MiB
   SIPp CPU          $(printf '%.3f' "$SIPP_CORES") cores (same machine)
 EOF
@@ -76,4 +78,5 @@ json_line bench=stream calls="$CALLS" hold_s="$HOLD_S" rate="$RATE" failed_calls
 	calls_up_in_window="${CURRENT:-null}" server_cpu_s="$WIN_CPU" server_cores="$WIN_CORES" \
 	cpu_pct_per_call="$PCT_PER_CALL" rss_window_kib="$WIN_RSS_KIB" peak_rss_kib="$PEAK_KIB" \
 	sipp_cores="$SIPP_CORES" rtp_pps_per_call="$RTP_PER_CALL" prompt_gap_ms="$FIRST_DIGIT_MS" \
+	media_thread_cores:="$(media_threads_json)" \
 	targets_met="$(truth "$SIPP_FAILED == 0 && $PCT_PER_CALL <= 0.04")"

@@ -140,15 +140,31 @@ fn metrics_count_a_call_and_its_login_and_no_label_names_a_number() {
     expect("vportal_store_queue_depth", &[("pool", "passcode")], 0.0);
     expect("vportal_build_info", &[], 1.0);
     assert!(value(&text, "vportal_passcode_verify_seconds_sum", &[]).unwrap() > 0.0);
+    // The call lasted over a second: 50 frames a second, nearly all within a millisecond of their slot.
+    let sent = value(&text, "vportal_rtp_frames_sent_total", &[]).unwrap();
+    let on_time = value(
+        &text,
+        "vportal_rtp_frames_late_total",
+        &[("late_by", "le_1ms")],
+    )
+    .unwrap();
+    assert!(
+        sent >= 50.0 && on_time > 0.0,
+        "{sent} frames, {on_time} within 1 ms"
+    );
 
-    // Nothing names the caller, the mailbox or the passcode: label values are words (statuses, histogram
-    // bounds and the build's version are numbers by nature).
+    // Nothing names the caller, the mailbox or the passcode: label values are words (statuses, bucket bounds,
+    // a media thread's index and the build's version are numbers by nature).
     assert!(
         !text.contains("5551001") && !text.contains("1357924"),
         "{text}"
     );
     for (key, val) in label_pairs(&text) {
-        if !["status", "le", "quantile", "version", "revision"].contains(&key.as_str()) {
+        if ![
+            "status", "le", "quantile", "version", "revision", "late_by", "thread",
+        ]
+        .contains(&key.as_str())
+        {
             assert!(
                 !val.chars().any(|c| c.is_ascii_digit()),
                 "label {key}=\"{val}\" carries digits"

@@ -27,7 +27,7 @@ pub struct Config {
     /// The conversation's timers.
     #[serde(default)]
     pub timers: TimerSettings,
-    /// Prompts and the store's worker threads.
+    /// Prompts, the media threads and the store's worker threads.
     #[serde(default)]
     pub media: MediaSettings,
     /// How the log is written.
@@ -323,12 +323,16 @@ impl Default for TimerSettings {
     }
 }
 
-/// Where the prompt recordings are.
+/// Where the prompt recordings are, and the threads that carry media and store work.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
     /// The prompts directory (holding `<lang>/<id>.wav`).
     pub prompts: PathBuf,
+    /// Media threads: each paces and reads its own share of the calls over its own RTP sockets; a new call
+    /// goes to the one holding the fewest. Default: one per core. 1 or more.
+    #[serde(deserialize_with = "media_threads")]
+    pub threads: usize,
     /// Threads for passcode work (argon2 verification and hashing, with its SQL). Routing, caller lookups and
     /// recordings have one thread of their own, so they never wait behind passcode work.
     pub store_threads: usize,
@@ -346,8 +350,24 @@ impl Default for MediaSettings {
             } else {
                 PathBuf::from(BUILT_IN_PROMPTS)
             },
+            threads: one_per_core(),
             store_threads: 2,
         }
+    }
+}
+
+/// The cores this process may use (1 when the system does not say): the default of `[media] threads`.
+fn one_per_core() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// `[media] threads`: a count of at least one.
+fn media_threads<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    match usize::deserialize(deserializer)? {
+        0 => Err(serde::de::Error::custom(
+            "[media] threads must be 1 or more (leave it out for one per core)",
+        )),
+        threads => Ok(threads),
     }
 }
 
@@ -381,5 +401,22 @@ mod tests {
             time_zone: "Mars/Olympus_Mons".into(),
         };
         assert!(nowhere.zone().unwrap_err().contains("Mars/Olympus_Mons"));
+    }
+
+    #[test]
+    fn media_threads_default_to_one_per_core_and_zero_is_refused_by_name() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(Config::default().media.threads, cores);
+        let unset: Config = toml::from_str("[media]\nstore_threads = 2\n").unwrap();
+        assert_eq!(unset.media.threads, cores);
+        let three: Config = toml::from_str("[media]\nthreads = 3\n").unwrap();
+        assert_eq!(three.media.threads, 3);
+        let zero = toml::from_str::<Config>("[media]\nthreads = 0\n").unwrap_err();
+        assert!(
+            zero.to_string()
+                .contains("[media] threads must be 1 or more"),
+            "{zero}"
+        );
+        assert!(toml::from_str::<Config>("[media]\nthreads = -1\n").is_err());
     }
 }

@@ -58,10 +58,17 @@ pub const SIP_UNREADABLE: &str = "vportal_sip_unreadable_total";
 pub const RATE_LIMITED: &str = "vportal_invites_rate_limited_total";
 /// Recordings saved, by `kind`.
 pub const RECORDINGS: &str = "vportal_recordings_saved_total";
-/// RTP frames sent after their 20 ms slot was due, by `late_by` bucket (`le_1ms` ... `over_10ms`).
+/// RTP audio frames sent, by how long after their 20 ms slot was due they left: `late_by` one of [`LATE_BY`].
 pub const FRAMES_LATE: &str = "vportal_rtp_frames_late_total";
-/// RTP frames sent.
+/// The `late_by` buckets, in the order of `portal_media::plane::LatenessCounts::buckets`.
+pub const LATE_BY: [&str; portal_media::plane::LatenessCounts::BUCKETS] =
+    ["le_1ms", "le_2ms", "le_5ms", "le_10ms", "over_10ms"];
+/// RTP audio frames sent (the sum over `late_by`).
 pub const FRAMES_SENT: &str = "vportal_rtp_frames_sent_total";
+/// Calls each media thread holds, by `thread` (its index: `vportal-media0` is `0`).
+pub const MEDIA_THREAD_CALLS: &str = "vportal_media_thread_calls";
+/// Times a media thread was held up so long that frames were skipped.
+pub const MEDIA_HELD_UP: &str = "vportal_media_held_up_total";
 /// Messages deleted by the strict expiry sweep.
 pub const MESSAGES_EXPIRED: &str = "vportal_messages_expired_total";
 /// Voice messages callers left (deposited in a mailbox).
@@ -128,7 +135,12 @@ fn describe() {
         FRAMES_LATE,
         "RTP frames sent after their slot was due, by how late."
     );
-    describe_counter!(FRAMES_SENT, "RTP frames sent.");
+    describe_counter!(FRAMES_SENT, "RTP audio frames sent.");
+    describe_gauge!(MEDIA_THREAD_CALLS, "Calls each media thread holds.");
+    describe_counter!(
+        MEDIA_HELD_UP,
+        "Times a media thread was held up so long that frames were skipped."
+    );
     describe_counter!(
         MESSAGES_EXPIRED,
         "Messages deleted by the strict expiry sweep."

@@ -4,7 +4,8 @@
 //! Why one wheel: a call's audio is a 160-byte frame every 20 ms and the work per frame is tiny (prompts are
 //! encoded once at start). Per-call timers would cost more than the frames; here the driver wakes once a
 //! millisecond ([`MediaPlane::poll_timeout`]), the plane serves one slot of the wheel (each call sits in one
-//! slot, so it is served exactly every 20 ms) and the driver sends what it produced.
+//! slot, so it is served exactly every 20 ms) and the driver sends what it produced. A server with several
+//! cores runs one plane per media thread, each with its own wheel and sockets; a call lives on one plane.
 //!
 //! Phones are expected to send RTP from the address they announce in SDP (symmetric RTP, RFC 4961). A phone
 //! on a host with several addresses may announce one and send from another (same port, other IP): a call that
@@ -15,7 +16,8 @@
 //! # Kinds of method
 //!
 //! - getters: [`local_addr`](MediaPlane::local_addr), [`owner`](MediaPlane::owner),
-//!   [`call_count`](MediaPlane::call_count);
+//!   [`call_count`](MediaPlane::call_count) (the calls the plane holds),
+//!   [`pacing_lateness`](MediaPlane::pacing_lateness) (frames by how late they went out);
 //! - calls and sockets: [`add_socket`](MediaPlane::add_socket), [`open`](MediaPlane::open),
 //!   [`close`](MediaPlane::close), and per call [`stream`](MediaPlane::stream), [`play`](MediaPlane::play),
 //!   [`stop_playback`](MediaPlane::stop_playback), [`record`](MediaPlane::record),
@@ -51,6 +53,7 @@ use crate::prompts::{PlayItem, Playout};
 use crate::recording::{Recorder, RecorderConfig, Recording};
 use crate::rtp::{RtpPacket, RtpSender, SAMPLES_PER_FRAME};
 
+pub use pacing::LatenessCounts;
 pub use rtcp::{REPORT_INTERVAL, ReceptionStats, WallClock};
 use sockets::SocketTable;
 pub use sockets::{CALLS_PER_SOCKET, PortRotation, Released, SocketId};
@@ -227,6 +230,7 @@ pub struct MediaPlane {
     silence_pcmu: [u8; SAMPLES_PER_FRAME],
     silence_pcma: [u8; SAMPLES_PER_FRAME],
     held_up: u64,
+    lateness: LatenessCounts,
     clock: WallClock,
     rtcp: RtcpCounts,
 }
@@ -253,6 +257,7 @@ impl MediaPlane {
             silence_pcmu: [Codec::Pcmu.silence_code(); SAMPLES_PER_FRAME],
             silence_pcma: [Codec::Pcma.silence_code(); SAMPLES_PER_FRAME],
             held_up: 0,
+            lateness: LatenessCounts::default(),
             clock,
             rtcp: RtcpCounts::default(),
         }
@@ -278,6 +283,12 @@ impl MediaPlane {
     /// How often the driver was so late that frames were skipped (see [`MediaPlane::handle_timeout`]).
     pub fn times_held_up(&self) -> u64 {
         self.held_up
+    }
+
+    /// Audio frames sent so far, by how late after their slot's due time (the `now` given to
+    /// [`MediaPlane::handle_timeout`] against the slot's due time): how well the driver keeps time.
+    pub fn pacing_lateness(&self) -> &LatenessCounts {
+        &self.lateness
     }
 
     /// What call `id`'s caller last reported about the portal's audio (RTCP), if anything.
@@ -544,7 +555,9 @@ impl MediaPlane {
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut served = 0;
         while let Some(due) = self.slot_due.filter(|due| *due <= now) {
-            self.pace_slot(self.slot, now);
+            let frames = self.pace_slot(self.slot, now);
+            self.lateness
+                .add(now.saturating_duration_since(due), frames);
             self.slot = (self.slot + 1) % SLOTS;
             served += 1;
             self.slot_due = Some(if served > MAX_CATCH_UP {

@@ -1,17 +1,71 @@
 //! Pacing: each slot of the wheel, every call in it gets its next frame (the playlist's or silence), and a
-//! sender report when one is due.
+//! sender report when one is due; and how late the frames went out.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{MediaCallId, MediaEvent, MediaPlane, Queued, REPORT_INTERVAL, rtcp};
 use crate::g711::Codec;
 use crate::prompts::Tick;
 use crate::rtp::SEND_BUFFER_LEN;
 
+/// Audio frames sent, by how long after their slot was due they were handed to the driver: the driver's
+/// wake-up lateness, seen from the plane (which reads no clock: it compares each slot's due time with the
+/// `now` given to [`MediaPlane::handle_timeout`]). Frames not sent (a held call) are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatenessCounts {
+    frames: [u64; LatenessCounts::BUCKETS],
+}
+
+impl LatenessCounts {
+    /// How many buckets there are: one per bound in [`LatenessCounts::BOUNDS`], and one for later frames.
+    pub const BUCKETS: usize = 5;
+    /// The upper bound (inclusive) of each bucket but the last, which holds frames more than 10 ms late.
+    pub const BOUNDS: [Duration; LatenessCounts::BUCKETS - 1] = [
+        Duration::from_millis(1),
+        Duration::from_millis(2),
+        Duration::from_millis(5),
+        Duration::from_millis(10),
+    ];
+
+    /// Counts from the frames in each bucket (in the order of [`LatenessCounts::buckets`]).
+    pub fn from_buckets(frames: [u64; LatenessCounts::BUCKETS]) -> LatenessCounts {
+        LatenessCounts { frames }
+    }
+
+    /// Frames in each bucket: at most 1 ms late, over 1 to 2 ms, over 2 to 5 ms, over 5 to 10 ms, over 10 ms
+    /// (not cumulative).
+    pub fn buckets(&self) -> [u64; LatenessCounts::BUCKETS] {
+        self.frames
+    }
+
+    /// Frames counted in all.
+    pub fn frames(&self) -> u64 {
+        self.frames.iter().sum()
+    }
+
+    /// Counts `frames` frames sent `late` after their due time.
+    pub fn add(&mut self, late: Duration, frames: u64) {
+        let bucket = LatenessCounts::BOUNDS
+            .iter()
+            .position(|bound| late <= *bound)
+            .unwrap_or(LatenessCounts::BUCKETS - 1);
+        self.frames[bucket] += frames;
+    }
+
+    /// Adds another plane's counts (for a total over several).
+    pub fn merge(&mut self, other: &LatenessCounts) {
+        for (mine, theirs) in self.frames.iter_mut().zip(other.frames) {
+            *mine += theirs;
+        }
+    }
+}
+
 impl MediaPlane {
-    /// Queues the next frame of every call in `slot`, and ends recordings whose time is up.
-    pub(super) fn pace_slot(&mut self, slot: usize, now: Instant) {
+    /// Queues the next frame of every call in `slot`, and ends recordings whose time is up. Returns how many
+    /// audio frames it queued.
+    pub(super) fn pace_slot(&mut self, slot: usize, now: Instant) -> u64 {
+        let mut frames = 0;
         for position in 0..self.wheel[slot].len() {
             let index = self.wheel[slot][position];
             let Some(call) = self.calls[index].as_mut() else {
@@ -66,6 +120,7 @@ impl MediaPlane {
                         destination: stream.setup.remote,
                         bytes: start..start + len,
                     });
+                    frames += 1;
                     call.sent.packets = call.sent.packets.wrapping_add(1);
                     call.sent.octets = call.sent.octets.wrapping_add(payload.len() as u32);
                 }
@@ -117,5 +172,6 @@ impl MediaPlane {
                     .push_back(MediaEvent::PlaylistDone { call: id, play });
             }
         }
+        frames
     }
 }

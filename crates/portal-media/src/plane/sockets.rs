@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::MediaCallId;
 
@@ -212,12 +213,14 @@ impl SocketTable {
 }
 
 /// Even ports of an RTP range, handed out in rotation so a port just closed is not reused at once (a late
-/// packet of the old call would reach the new one).
-#[derive(Clone, Debug)]
+/// packet of the old call would reach the new one). Several drivers (media threads) may share one rotation:
+/// each takes its next port with one atomic add, so the whole range rotates whichever thread closed a port,
+/// and a port another thread holds is found taken when it is bound, and skipped.
+#[derive(Debug)]
 pub struct PortRotation {
     low: u16,
     span: u32,
-    next: u32,
+    next: AtomicU32,
 }
 
 impl PortRotation {
@@ -226,7 +229,7 @@ impl PortRotation {
         PortRotation {
             low,
             span: u32::from(high.saturating_sub(low)) / 2 + 1,
-            next: 0,
+            next: AtomicU32::new(0),
         }
     }
 
@@ -241,9 +244,10 @@ impl PortRotation {
     }
 
     /// The next port to try.
-    pub fn next_port(&mut self) -> Option<u16> {
-        let port = u32::from(self.low) + (self.next % self.span) * 2;
-        self.next = self.next.wrapping_add(1);
+    pub fn next_port(&self) -> Option<u16> {
+        // Only the count matters, not its order with other memory: relaxed is enough.
+        let next = self.next.fetch_add(1, Ordering::Relaxed);
+        let port = u32::from(self.low) + (next % self.span) * 2;
         u16::try_from(port).ok()
     }
 }
@@ -254,7 +258,7 @@ mod tests {
 
     #[test]
     fn ports_rotate_over_the_even_ports_of_the_range() {
-        let mut ports = PortRotation::new(20_000, 20_005);
+        let ports = PortRotation::new(20_000, 20_005);
         assert_eq!(ports.len(), 3);
         let tried: Vec<_> = (0..4).map(|_| ports.next_port().unwrap()).collect();
         assert_eq!(tried, [20_000, 20_002, 20_004, 20_000]);
@@ -262,7 +266,29 @@ mod tests {
 
     #[test]
     fn a_port_past_the_top_of_the_port_space_is_not_offered() {
-        let mut ports = PortRotation::new(65_534, 65_535);
+        let ports = PortRotation::new(65_534, 65_535);
         assert_eq!(ports.next_port(), Some(65_534));
+    }
+
+    #[test]
+    fn threads_sharing_a_rotation_take_each_port_once_per_round() {
+        let ports = std::sync::Arc::new(PortRotation::new(20_000, 20_799));
+        let takers: Vec<_> = (0..4)
+            .map(|_| {
+                let ports = std::sync::Arc::clone(&ports);
+                std::thread::spawn(move || {
+                    (0..100)
+                        .map(|_| ports.next_port().unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut taken: Vec<u16> = takers
+            .into_iter()
+            .flat_map(|taker| taker.join().unwrap())
+            .collect();
+        taken.sort_unstable();
+        let every_port: Vec<u16> = (0..400).map(|i| 20_000 + 2 * i).collect();
+        assert_eq!(taken, every_port);
     }
 }

@@ -168,6 +168,68 @@ fn a_driver_held_up_gets_the_frames_due_once_not_a_burst_of_every_missed_one() {
 }
 
 #[test]
+fn frames_are_counted_by_how_late_the_driver_served_their_slot() {
+    let start = Instant::now();
+    let caller = phone(4000);
+    let (mut plane, call) = plane_with_call(start, caller);
+    // The call's slot is due every 20 ms from `start`; the driver comes this late (in µs) each time.
+    let lateness = [0, 1_000, 1_500, 4_000, 10_000, 10_500, 15_000];
+    for (frame, late) in lateness.into_iter().enumerate() {
+        plane.handle_timeout(start + Duration::from_micros(20_000 * frame as u64 + late));
+        assert_eq!(
+            std::iter::from_fn(|| plane.poll_transmit().map(|_| ())).count(),
+            1
+        );
+    }
+    // <= 1 ms (bounds included), <= 2, <= 5, <= 10, over 10 ms.
+    assert_eq!(plane.pacing_lateness().buckets(), [2, 1, 1, 1, 2]);
+    assert_eq!(plane.pacing_lateness().frames(), 7);
+
+    // A held call sends nothing, so no frame of it is counted.
+    let mut now = start + Duration::from_millis(140);
+    plane.stream(
+        now,
+        call,
+        StreamSetup {
+            send: false,
+            ..setup(caller)
+        },
+    );
+    assert!(run_for(&mut plane, &mut now, 100).is_empty());
+    assert_eq!(plane.pacing_lateness().frames(), 7);
+}
+
+#[test]
+fn a_slot_of_several_calls_counts_each_of_their_frames_and_a_catch_up_counts_as_late() {
+    let start = Instant::now();
+    let mut plane = MediaPlane::new(3, WallClock::now());
+    plane.add_socket(PORTAL);
+    // 40 calls on a 20-slot wheel: two per slot.
+    for port in 0..40 {
+        let caller = phone(5000 + 2 * port);
+        let call = plane.open(start, Some(caller)).unwrap();
+        plane.stream(start, call, setup(caller));
+    }
+    // One wake-up 3 ms late for the first slot: slots 0 to 3 (due at 0, 1, 2, 3 ms) are served at once.
+    plane.handle_timeout(start + Duration::from_millis(3));
+    while plane.poll_transmit().is_some() {}
+    assert_eq!(plane.pacing_lateness().buckets(), [4, 2, 2, 0, 0]);
+    // Then held up for 50 ms: the 50 slots due from 4 to 53 ms are served at 53 ms, each as late as it was.
+    plane.handle_timeout(start + Duration::from_millis(53));
+    while plane.poll_transmit().is_some() {}
+    // Slots due at 52-53, 51, 48-50, 43-47 and 4-42 ms, two frames each, on top of the first wake-up's.
+    assert_eq!(
+        plane.pacing_lateness().buckets(),
+        [4 + 4, 2 + 2, 2 + 6, 10, 78]
+    );
+
+    let mut total = LatenessCounts::default();
+    total.merge(plane.pacing_lateness());
+    total.merge(plane.pacing_lateness());
+    assert_eq!(total.frames(), 2 * plane.pacing_lateness().frames());
+}
+
+#[test]
 fn calls_share_a_socket_unless_they_share_a_remote_address() {
     let now = Instant::now();
     let mut plane = MediaPlane::new(1, WallClock::now());

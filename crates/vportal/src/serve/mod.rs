@@ -3,15 +3,17 @@
 //! One signalling task owns the sans-IO SIP [`Endpoint`] and the SIP sockets (UDP, and TCP connections framed
 //! by Content-Length). Each call runs in a task of its own ([`call`]) that drives a
 //! [`portal_session::Session`] and wakes only for its inputs (a key, the end of a prompt, a store reply, a SIP
-//! message, a timer). One media thread ([`media`]) drives the [`portal_media::MediaPlane`] that paces every
-//! call's RTP over shared RTP sockets and reads what callers send. Store work runs on bounded
-//! [`BlockingPool`]s, never on the media thread: passcode work (argon2) on `store_threads` threads at a lower
+//! message, a timer). Media threads ([`media`], `[media] threads`, one per core by default) each drive a
+//! [`portal_media::MediaPlane`] that paces its share of the calls' RTP over its own shared RTP sockets and
+//! reads what their callers send; a call stays on the thread it was opened on. Store work runs on bounded
+//! [`BlockingPool`]s, never on a media thread: passcode work (argon2) on `store_threads` threads at a lower
 //! priority (`vportal-passcode`), and routing, caller lookups and recordings on a thread of their own
 //! (`vportal-lookup`), so new calls never wait behind a login storm.
 
 mod call;
 mod maintenance;
 mod media;
+mod media_thread;
 mod priority;
 pub mod reload;
 mod security;
@@ -39,6 +41,7 @@ use tracing::Instrument;
 
 pub use crate::config::{MediaSettings, RtpSettings, ServeSettings, SipSettings, TimerSettings};
 use crate::telemetry::{self, Readiness};
+pub use media::{MediaStats, MediaThreadStats};
 use security::SecurityLog;
 use tcp::TcpEvent;
 
@@ -76,8 +79,8 @@ pub enum ServeError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The media thread could not start.
-    #[error("the media thread: {0}")]
+    /// A media thread could not start.
+    #[error("the media threads: {0}")]
     MediaThread(#[source] std::io::Error),
 }
 
@@ -174,9 +177,12 @@ impl Server {
             pool: "passcode",
             source,
         })?;
-        let media =
-            media::MediaHandle::start(rtp_ip, (settings.rtp.port_min, settings.rtp.port_max))
-                .map_err(ServeError::MediaThread)?;
+        let media = media::MediaHandle::start(
+            rtp_ip,
+            (settings.rtp.port_min, settings.rtp.port_max),
+            settings.media.threads,
+        )
+        .map_err(ServeError::MediaThread)?;
         let shared = Arc::new(Shared {
             store,
             notifier,
@@ -211,6 +217,11 @@ impl Server {
     /// Whether the server takes calls: set while [`Server::run`] serves, cleared when it starts shutting down.
     pub fn readiness(&self) -> Readiness {
         self.shared.readiness.clone()
+    }
+
+    /// Reads each media thread's calls and pacing (for metrics); take it before [`Server::run`].
+    pub fn media_stats(&self) -> MediaStats {
+        self.shared.media.stats()
     }
 
     /// Runs until `shutdown` resolves; then refuses new calls (503), hangs up the calls in progress and returns
@@ -507,6 +518,19 @@ impl Signalling {
         metrics::counter!(telemetry::RATE_LIMITED, "action" => "refused").absolute(limited.refused);
         metrics::counter!(telemetry::RATE_LIMITED, "action" => "dropped").absolute(limited.dropped);
         metrics::gauge!(telemetry::CALLS_IN_PROGRESS).set(self.calls.len() as f64);
+        let mut lateness = portal_media::plane::LatenessCounts::default();
+        let mut held_up = 0;
+        for (index, thread) in self.shared.media.stats().threads().iter().enumerate() {
+            lateness.merge(&thread.pacing_lateness);
+            held_up += thread.times_held_up;
+            metrics::gauge!(telemetry::MEDIA_THREAD_CALLS, "thread" => index.to_string())
+                .set(thread.calls as f64);
+        }
+        for (bucket, frames) in telemetry::LATE_BY.iter().zip(lateness.buckets()) {
+            metrics::counter!(telemetry::FRAMES_LATE, "late_by" => *bucket).absolute(frames);
+        }
+        metrics::counter!(telemetry::FRAMES_SENT).absolute(lateness.frames());
+        metrics::counter!(telemetry::MEDIA_HELD_UP).absolute(held_up);
     }
 
     fn tell(&self, call: CallHandle, message: SessionInput) {
