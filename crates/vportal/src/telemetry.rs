@@ -276,6 +276,26 @@ async fn ready(State(state): State<HttpState>) -> impl IntoResponse {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn readyz_answers_503_until_the_server_takes_calls_and_again_once_it_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store = Arc::new(crate::data::open_store(&data, None).unwrap());
+        let readiness = Readiness::default();
+        let state = HttpState {
+            handle: PrometheusBuilder::new().build_recorder().handle(),
+            readiness: readiness.clone(),
+            store,
+        };
+        let status =
+            |state: HttpState| async move { ready(State(state)).await.into_response().status() };
+        assert_eq!(status(state.clone()).await, StatusCode::SERVICE_UNAVAILABLE);
+        readiness.set(true);
+        assert_eq!(status(state.clone()).await, StatusCode::OK);
+        readiness.set(false);
+        assert_eq!(status(state).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
     #[test]
     fn every_end_reason_has_a_label_without_digits() {
         let reasons = [
@@ -288,6 +308,9 @@ mod tests {
             EndReason::PasscodeNotSet,
             EndReason::StoreFailed,
             EndReason::DriverError,
+            EndReason::MessageLeft,
+            EndReason::MailboxFull,
+            EndReason::NothingRecorded,
         ];
         let labels: std::collections::BTreeSet<_> = reasons.into_iter().map(end_label).collect();
         assert_eq!(labels.len(), reasons.len());
