@@ -271,6 +271,36 @@ pub fn write_dtmf_pcap(path: &Path, keys: &str, payload_type: u8, lead_ms: u32) 
         sender.skip(300 * 8);
         at_ms += 300;
     }
+    write_rtp_pcap(path, &packets);
+}
+
+/// Writes a pcap file of the PCMU RTP stream a phone sends to speak `samples` (8 kHz linear): a 20 ms frame
+/// (160 samples, payload type 0) every 20 ms from the first packet on, the last frame padded with silence,
+/// the first carrying the marker bit. SIPp replays it with `play_pcap_audio`, like [`write_dtmf_pcap`]'s.
+/// Returns how long the audio lasts (the frames' total length).
+pub fn write_pcmu_pcap(path: &Path, samples: &[i16]) -> Duration {
+    use portal_media::g711::Codec;
+    use portal_media::rtp::RtpSender;
+
+    let mut sender = RtpSender::from_seed(711);
+    let mut buffer = [0u8; 1500];
+    let mut packets: Vec<(u32, Vec<u8>)> = Vec::new();
+    for (index, chunk) in samples.chunks(160).enumerate() {
+        let mut frame = [Codec::Pcmu.encode_sample(0); 160];
+        for (code, &sample) in frame.iter_mut().zip(chunk) {
+            *code = Codec::Pcmu.encode_sample(sample);
+        }
+        // The sender marks its first packet (the start of a talkspurt).
+        let len = sender.build_audio(0, &frame, &mut buffer).unwrap();
+        packets.push((index as u32 * 20, buffer[..len].to_vec()));
+    }
+    write_rtp_pcap(path, &packets);
+    Duration::from_millis(packets.len() as u64 * 20)
+}
+
+/// Writes `packets` (milliseconds since the first, RTP bytes) as a pcap file of Ethernet, IPv4 and UDP
+/// frames from 127.0.0.1:6000 to 127.0.0.1:6002 (SIPp rewrites the addresses when it replays them).
+fn write_rtp_pcap(path: &Path, packets: &[(u32, Vec<u8>)]) {
     let mut pcap = Vec::new();
     pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     pcap.extend_from_slice(&2u16.to_le_bytes());
@@ -279,7 +309,7 @@ pub fn write_dtmf_pcap(path: &Path, keys: &str, payload_type: u8, lead_ms: u32) 
     pcap.extend_from_slice(&0u32.to_le_bytes());
     pcap.extend_from_slice(&65_535u32.to_le_bytes());
     pcap.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
-    for (ms, rtp) in packets {
+    for &(ms, ref rtp) in packets {
         let udp_len = 8 + rtp.len();
         let ip_len = 20 + udp_len;
         let frame_len = 14 + ip_len;
@@ -310,7 +340,7 @@ pub fn write_dtmf_pcap(path: &Path, keys: &str, payload_type: u8, lead_ms: u32) 
         pcap.extend_from_slice(&6002u16.to_be_bytes());
         pcap.extend_from_slice(&(udp_len as u16).to_be_bytes());
         pcap.extend_from_slice(&0u16.to_be_bytes());
-        pcap.extend_from_slice(&rtp);
+        pcap.extend_from_slice(rtp);
     }
     std::fs::write(path, pcap).unwrap();
 }

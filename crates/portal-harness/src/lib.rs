@@ -169,6 +169,9 @@ pub struct DialOptions {
     pub local_ip: Option<IpAddr>,
     /// Print every SIP message sent and received to standard error.
     pub trace_sip: bool,
+    /// More header lines for the INVITE, each `Name: value` as sent (say a PBX's `Diversion` or
+    /// `History-Info` and `Priority`, when the phone plays a PBX forwarding a call). Empty by default.
+    pub extra_headers: Vec<String>,
 }
 
 impl DialOptions {
@@ -192,6 +195,7 @@ impl DialOptions {
             answer_timeout: Duration::from_secs(30),
             local_ip: None,
             trace_sip: false,
+            extra_headers: Vec::new(),
         }
     }
 }

@@ -19,7 +19,9 @@
 //! default `5558000`), `transport udp|tcp` (how SIP travels; default `udp`; RTP is always UDP),
 //! `dtmf rfc4733|info|inband`, `telephone-event PT|none` (default 101; `dtmf inband` alone implies none),
 //! `codecs pcmu,pcma` (offered in this order), `timeout SECONDS` (default 20), `digit-ms N` and `gap-ms N`
-//! (how long a key is held and the pause after it, default 100 each).
+//! (how long a key is held and the pause after it, default 100 each), and `sip-header NAME: VALUE` (one more
+//! header line for the INVITE, the rest of the line as written; repeat it for several), for a phone that
+//! plays a PBX forwarding a call (`sip-header Diversion: <sip:5551001@pbx.example>;reason=no-answer`).
 //!
 //! **Steps**: the steps of [`crate::script`] (`expect P...`, `expect hangup`, `start P`, `press KEYS`,
 //! `say MS|FILE.wav`, `wait MS`, `hangup`), one per line, and two suffixes: `within DURATION` on `expect` and
@@ -82,6 +84,8 @@ pub struct Header {
     pub digit_ms: u32,
     /// The pause after each key.
     pub gap_ms: u32,
+    /// More header lines for the INVITE (`sip-header`), in order.
+    pub sip_headers: Vec<String>,
 }
 
 impl Default for Header {
@@ -96,6 +100,7 @@ impl Default for Header {
             timeout: DEFAULT_TIMEOUT,
             digit_ms: 100,
             gap_ms: 100,
+            sip_headers: Vec::new(),
         }
     }
 }
@@ -209,6 +214,29 @@ impl Scenario {
             };
             let words: Vec<&str> = text.split_whitespace().collect();
             let verb = words[0];
+            if verb == "sip-header" {
+                if !in_header {
+                    return Err(fail(
+                        "sip-header belongs in the header, before the first step".into(),
+                    ));
+                }
+                let line = text["sip-header".len()..].trim();
+                match line.split_once(':') {
+                    Some((name, value))
+                        if !name.is_empty()
+                            && !value.trim().is_empty()
+                            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                    {
+                        header.sip_headers.push(line.to_owned());
+                    }
+                    _ => {
+                        return Err(fail(format!(
+                            "{line:?} is not a header line (`Name: value`)"
+                        )));
+                    }
+                }
+                continue;
+            }
             let value = || {
                 if words.len() == 2 {
                     Ok(words[1])
@@ -409,6 +437,7 @@ impl Scenario {
         options.codecs = self.header.codecs.clone();
         options.digit_ms = self.header.digit_ms;
         options.gap_ms = self.header.gap_ms;
+        options.extra_headers = self.header.sip_headers.clone();
         options
     }
 
@@ -701,6 +730,41 @@ mod tests {
         let error = Scenario::parse("from 1\ntransport sctp\nhangup", None).unwrap_err();
         assert_eq!(error.line, 2);
         assert!(error.problem.contains("udp or tcp"), "{error}");
+    }
+
+    #[test]
+    fn sip_header_lines_go_into_the_invite_as_written() {
+        let scenario = Scenario::parse(
+            "from 5552000 // a PBX forwarding\n\
+             sip-header Diversion: <sip:5551001@pbx.example>;reason=no-answer;counter=1\n\
+             sip-header Priority: urgent\nexpect tone\nhangup",
+            None,
+        )
+        .unwrap();
+        let expected = [
+            "Diversion: <sip:5551001@pbx.example>;reason=no-answer;counter=1",
+            "Priority: urgent",
+        ];
+        assert_eq!(scenario.header.sip_headers, expected);
+        let server = "127.0.0.1:5060".parse().unwrap();
+        assert_eq!(
+            scenario
+                .dial_options(&scenario.calls[0], server)
+                .extra_headers,
+            expected
+        );
+        for wrong in [
+            "sip-header Diversion",
+            "sip-header : x",
+            "sip-header A B: c",
+            "sip-header X:",
+        ] {
+            let error = Scenario::parse(&format!("from 1\n{wrong}\nhangup"), None).unwrap_err();
+            assert_eq!(error.line, 2, "{wrong}: {error}");
+        }
+        let late =
+            Scenario::parse("from 1\nhangup\nsip-header Priority: urgent", None).unwrap_err();
+        assert_eq!(late.line, 3);
     }
 
     #[test]

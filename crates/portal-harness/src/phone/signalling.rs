@@ -148,7 +148,7 @@ pub(super) fn invite(
             uri_host(sip.local)
         )
     };
-    let invite_headers = vec![
+    let mut invite_headers = vec![
         via(&branch),
         "Max-Forwards: 70".to_owned(),
         format!("From: {from}"),
@@ -159,6 +159,7 @@ pub(super) fn invite(
         "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".to_owned(),
         "User-Agent: vportal-harness".to_owned(),
     ];
+    invite_headers.extend(options.extra_headers.iter().cloned());
     let invite = request_text(
         "INVITE",
         &request_uri,
@@ -167,9 +168,14 @@ pub(super) fn invite(
         offer_text,
     );
     inner.log(format!(
-        "-> INVITE {request_uri} from {} over {transport} (offer {})",
+        "-> INVITE {request_uri} from {} over {transport} (offer {}){}",
         options.from,
-        describe_offer(options)
+        describe_offer(options),
+        options
+            .extra_headers
+            .iter()
+            .map(|header| format!("; {header}"))
+            .collect::<String>()
     ));
     let invite_sent = Instant::now();
     let response = sip.transaction(
