@@ -378,6 +378,14 @@ pub enum Output {
     },
     /// Stop what is playing now (the caller barged in); no `PromptDone` follows.
     StopPlayback,
+    /// Move within the item playing now, back or forward by `by` (keys 1 and 3 during a voice message); the
+    /// playlist goes on, and its `PromptDone` still follows.
+    SkipPlayback {
+        /// Back (towards the item's start) or forward.
+        back: bool,
+        /// How far.
+        by: std::time::Duration,
+    },
     /// Start recording the caller; end it after `max_length`, on silence, or on `StopRecording`.
     StartRecording {
         /// What the recording is for.

@@ -152,6 +152,23 @@ fn a_saved_message_heard_again_is_not_marked_again() {
 }
 
 #[test]
+fn one_and_three_during_the_message_skip_back_and_forward_and_it_plays_on_to_be_heard() {
+    let five_seconds = std::time::Duration::from_secs(5);
+    hearing_the_first()
+        .presses("3")
+        .playback_skips(false, five_seconds)
+        .presses("1")
+        .playback_skips(true, five_seconds)
+        .announcement_ends()
+        .updates_message("heard", "1001", 11)
+        .message_updated(true)
+        // At the message menu, with nothing playing, they are no message keys.
+        .hears("message_menu")
+        .presses("3")
+        .hears("invalid_option message_menu");
+}
+
+#[test]
 fn a_key_during_the_message_stops_it_and_leaves_it_unheard() {
     hearing_the_first()
         .presses("6")

@@ -336,6 +336,18 @@ impl Playout {
         !self.items.is_empty()
     }
 
+    /// Moves within the item playing now by `frames` 20 ms frames (back when negative): to its start at the
+    /// most, and forward at most to its end (the next tick then goes on with the next item). Returns whether
+    /// anything was playing.
+    pub fn skip(&mut self, frames: i64) -> bool {
+        let Some(item) = self.items.front() else {
+            return false;
+        };
+        let moved = self.frame_index as i64 + frames;
+        self.frame_index = moved.clamp(0, frame_count(item) as i64) as usize;
+        true
+    }
+
     /// The next 20 ms payload, the end of the playlist, or nothing. Call once per 20 ms tick. Does not allocate.
     pub fn tick(&mut self) -> Tick<'_> {
         // Drop items that have played out (or were empty) before borrowing the next frame.
@@ -382,6 +394,41 @@ fn frame_count(item: &PlayItem) -> usize {
 mod tests {
     use super::*;
     use crate::g711::{alaw_encode, ulaw_encode};
+
+    #[test]
+    fn skipping_moves_within_the_item_playing_and_stops_at_its_ends() {
+        let first: Vec<i16> = (0..800).map(|i| i as i16).collect(); // 5 frames
+        let second = vec![7i16; 160];
+        let mut playout = Playout::new(Codec::Pcmu);
+        assert!(!playout.skip(1), "nothing plays");
+        playout.play([
+            PlayItem::Samples(first.clone().into()),
+            PlayItem::Samples(second.into()),
+        ]);
+        let frame_of = |playout: &mut Playout| match playout.tick() {
+            Tick::Frame(bytes) => bytes.to_vec(),
+            other => panic!("{other:?}"),
+        };
+        let encoded = |range: std::ops::Range<usize>| {
+            let mut out = [0u8; SAMPLES_PER_FRAME];
+            Codec::Pcmu.encode(&first[range], &mut out);
+            out.to_vec()
+        };
+        assert_eq!(frame_of(&mut playout), encoded(0..160));
+        assert!(playout.skip(2));
+        assert_eq!(frame_of(&mut playout), encoded(480..640));
+        assert!(playout.skip(-100));
+        assert_eq!(
+            frame_of(&mut playout),
+            encoded(0..160),
+            "back to the start at most"
+        );
+        assert!(playout.skip(100));
+        // Forward past the end goes on with the next item.
+        let mut next = [0u8; SAMPLES_PER_FRAME];
+        Codec::Pcmu.encode(&[7i16; 160], &mut next);
+        assert_eq!(frame_of(&mut playout), next.to_vec());
+    }
 
     pub(crate) fn write_wav(path: &Path, samples: &[i16], spec: hound::WavSpec) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -53,6 +53,13 @@ pub enum ConversationOutput {
     },
     /// Stop what is playing (the caller barged in).
     StopPlayback,
+    /// Move within the item playing, back or forward by the duration.
+    SkipPlayback {
+        /// Back or forward.
+        back: bool,
+        /// How far.
+        by: std::time::Duration,
+    },
     /// Start recording the caller; report the end with [`Conversation::recording_done`].
     Record(RecorderConfig),
     /// Stop recording (the recording comes back through [`Conversation::recording_done`]).
@@ -237,6 +244,7 @@ impl Conversation {
         Some(match output {
             Output::Play { id, audio, .. } => ConversationOutput::Play { play: id, audio },
             Output::StopPlayback => ConversationOutput::StopPlayback,
+            Output::SkipPlayback { back, by } => ConversationOutput::SkipPlayback { back, by },
             Output::StartRecording { max_length, .. } => {
                 ConversationOutput::Record(RecorderConfig {
                     max_length,

@@ -146,6 +146,13 @@ pub enum SessionOutput {
     Play(PlayId, Vec<PlayItem>),
     /// Stop playback at once.
     StopPlayback,
+    /// Move within the item playing, back or forward by the duration.
+    SkipPlayback {
+        /// Back or forward.
+        back: bool,
+        /// How far.
+        by: Duration,
+    },
     /// Start recording the caller.
     Record(RecorderConfig),
     /// Stop recording.
@@ -572,6 +579,9 @@ impl Session {
                     SessionOutput::Play(play, conversation.play_items(&audio, &self.config.prompts))
                 }
                 ConversationOutput::StopPlayback => SessionOutput::StopPlayback,
+                ConversationOutput::SkipPlayback { back, by } => {
+                    SessionOutput::SkipPlayback { back, by }
+                }
                 ConversationOutput::Record(config) => SessionOutput::Record(config),
                 ConversationOutput::StopRecording => SessionOutput::StopRecording,
                 ConversationOutput::Store(job) => SessionOutput::Store(job),

@@ -170,7 +170,7 @@ impl ConsoleCall<'_> {
                         // Text "plays" at once.
                         conversation.playlist_done(play, now);
                     }
-                    ConversationOutput::StopPlayback => {}
+                    ConversationOutput::StopPlayback | ConversationOutput::SkipPlayback { .. } => {}
                     ConversationOutput::Record(config) => {
                         writeln!(
                             out,

@@ -15,18 +15,24 @@
 //! | `4` | the previous message (`no_previous_message` at the first) |
 //! | `6` | the next message, leaving this one where it is |
 //! | `*` | back to the main menu |
+//! | `1`, `3` | while it plays: back or forward 5 s within what is playing (the envelope's word, or the message), which goes on |
 //!
 //! After the last message `no_more_messages`, then the main menu. The list is the one read at opening: a
 //! message saved during the call keeps its place until the caller opens the mailbox again.
 
 use crate::PromptId;
-use crate::io::{Audio, Digit, MessageFolder, MessageInfo, PlayId, Request};
+use std::time::Duration;
+
+use crate::io::{Audio, Digit, MessageFolder, MessageInfo, Output, PlayId, Request};
 use crate::speech;
 
 use super::Call;
 use super::state::{After, MessageUpdate, Pending, Stage};
 
 use PromptId as P;
+
+/// How far keys 1 and 3 move within a playing message.
+pub const SKIP: Duration = Duration::from_secs(5);
 
 /// The mailbox's messages while the caller hears them.
 #[derive(Debug)]
@@ -149,6 +155,28 @@ impl Call {
             _ => self.ask_again(Stage::Message),
         }
         true
+    }
+
+    /// Keys 1 and 3 while the current message's playlist plays: back or forward [`SKIP`] within what plays,
+    /// which goes on. Returns whether `digit` was such a key.
+    pub(super) fn skips_in_message(&mut self, digit: Digit) -> bool {
+        let back = match digit {
+            Digit::Number(1) => true,
+            Digit::Number(3) => false,
+            _ => return false,
+        };
+        let playing = self.playing.map(|(id, _)| id);
+        let in_message = playing.is_some()
+            && self
+                .listening
+                .as_ref()
+                .map(|listening| listening.message_play)
+                == Some(playing);
+        if in_message {
+            self.outputs
+                .push_back(Output::SkipPlayback { back, by: SKIP });
+        }
+        in_message
     }
 
     /// A key at the message stage (during the message, or after it).

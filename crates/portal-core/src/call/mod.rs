@@ -171,6 +171,9 @@ impl Call {
     // ---- inputs ----
 
     fn on_digit(&mut self, digit: Digit, now: Instant) {
+        if matches!(self.phase, Phase::Collect(Stage::Message)) && self.skips_in_message(digit) {
+            return;
+        }
         match self.phase {
             Phase::Collect(stage) => {
                 if let Some((_, true)) = self.playing.take() {

@@ -155,6 +155,20 @@ impl Phone {
         self.input(Input::PromptDone(id))
     }
 
+    /// The portal moves within what plays (keys 1 and 3 in a message), which goes on.
+    pub fn playback_skips(&mut self, back: bool, by: Duration) -> &mut Self {
+        match self.next("a skip within the playback") {
+            Output::SkipPlayback {
+                back: actual_back,
+                by: actual_by,
+            } => {
+                assert_eq!((actual_back, actual_by), (back, by), "the skip");
+                self
+            }
+            other => panic!("expected a skip within the playback, got {other:?}"),
+        }
+    }
+
     /// The portal stops the prompt because a key was pressed.
     pub fn prompt_stops(&mut self) -> &mut Self {
         match self.next("the prompt to stop") {

@@ -465,6 +465,15 @@ impl MediaPlane {
         }
     }
 
+    /// Moves call `id`'s playback within the item playing now by `by` frames' worth of time, back or forward
+    /// (a caller's "back 5 s" and "forward 5 s" in a voice message); whole 20 ms frames.
+    pub fn skip_playback(&mut self, id: MediaCallId, back: bool, by: Duration) {
+        let frames = (by.as_millis() / 20) as i64;
+        if let Some(stream) = self.call_mut(id).and_then(|call| call.stream.as_mut()) {
+            stream.playout.skip(if back { -frames } else { frames });
+        }
+    }
+
     /// Starts recording call `id`'s caller at `now` (with the stream, if it is not set up yet).
     pub fn record(&mut self, now: Instant, id: MediaCallId, config: RecorderConfig) {
         if let Some(call) = self.call_mut(id) {

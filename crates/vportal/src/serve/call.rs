@@ -134,6 +134,9 @@ impl CallDriver {
                     self.with_media(|media| media.play(play, items))
                 }
                 SessionOutput::StopPlayback => self.with_media(MediaCall::stop_playback),
+                SessionOutput::SkipPlayback { back, by } => {
+                    self.with_media(|media| media.skip_playback(back, by))
+                }
                 SessionOutput::Record(config) => self.with_media(|media| media.record(config)),
                 SessionOutput::StopRecording => self.with_media(MediaCall::stop_recording),
                 SessionOutput::Answer(sdp) => {

@@ -169,6 +169,11 @@ impl MediaCall {
         self.send(Command::StopPlayback(self.id));
     }
 
+    /// See [`MediaPlane::skip_playback`](portal_media::plane::MediaPlane::skip_playback).
+    pub(crate) fn skip_playback(&self, back: bool, by: std::time::Duration) {
+        self.send(Command::SkipPlayback(self.id, back, by));
+    }
+
     /// See [`MediaPlane::record`](portal_media::plane::MediaPlane::record).
     pub(crate) fn record(&self, config: RecorderConfig) {
         self.send(Command::Record(self.id, config));

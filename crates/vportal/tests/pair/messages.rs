@@ -99,3 +99,38 @@ fn the_owner_hears_the_demo_messages_saves_one_and_deletes_the_other() {
         );
     }
 }
+
+#[test]
+fn three_during_a_message_skips_five_seconds_of_it_and_it_plays_on_to_its_end() {
+    let mut pair = Pair::new(PairOptions::default());
+    let phone = pair.call("5551001", "5558000");
+    pair.hears(phone, P::Welcome)
+        .press(phone, "1357924#")
+        .hears(phone, P::MainMenu)
+        .press(phone, "1")
+        .hears(phone, P::YouHave)
+        .hears(phone, P::From)
+        // The last digit of 5551002, then two seconds into the message.
+        .hears(phone, P::NumberTwo);
+    pair.run_for(Duration::from_millis(2_500));
+    pair.press(phone, "3")
+        .hears(phone, P::MessageMenu)
+        .press(phone, "*")
+        .hears(phone, P::MainMenu)
+        .press(phone, "9")
+        .hears(phone, P::Goodbye)
+        .until_over(phone);
+
+    let heard = pair.transcript(phone);
+    let from = heard.iter().position(|label| label == "from").unwrap();
+    let whole = seconds_of(vportal::demo::MESSAGE_FROM_1002);
+    // What played before the key, then the rest less five seconds: five seconds short of the whole.
+    assert!(
+        is_audio_of(&heard[from + 8], whole - Duration::from_secs(5)),
+        "{} of a {whole:?} message in {heard:?}",
+        heard[from + 8]
+    );
+    // It still played to its end: heard.
+    let list = pair.server.store.list_messages("1001").unwrap();
+    assert!(list.messages[0].heard, "{list:?}");
+}

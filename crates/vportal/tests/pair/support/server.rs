@@ -308,6 +308,11 @@ impl SimServer {
                     self.plane.stop_playback(id);
                 }
             }
+            SessionOutput::SkipPlayback { back, by } => {
+                if let Some(id) = media {
+                    self.plane.skip_playback(id, back, by);
+                }
+            }
             SessionOutput::Record(config) => {
                 if let Some(id) = media {
                     self.plane.record(now, id, config);
