@@ -239,8 +239,11 @@ status_of() { in_container awk -v f="$1:" '$1 == f {print $2}' "/proc/$main_pid/
 [ "$(status_of CapEff)" = 0000000000800000 ] || unit_failed "capabilities $(status_of CapEff), not CAP_SYS_NICE only"
 [ "$(status_of NoNewPrivs)" = 1 ] || unit_failed "NoNewPrivs is $(status_of NoNewPrivs)"
 [ "$(status_of Seccomp)" = 2 ] || unit_failed "no seccomp filter (Seccomp $(status_of Seccomp))"
-media="$(in_container ps -L -o cls=,rtprio=,comm= -p "$main_pid" | awk '$3 == "vportal-media" {print $1, $2}')"
-[ "$media" = "FF 10" ] || unit_failed "the media thread's scheduling is '$media', not SCHED_FIFO 10"
+# Every media thread (vportal-media0, vportal-media1, ...: one per core) at SCHED_FIFO 10.
+media="$(in_container ps -L -o cls=,rtprio=,comm= -p "$main_pid" | awk '$3 ~ /^vportal-media[0-9]+$/ {print $1, $2}')"
+[ -n "$media" ] || unit_failed "no media thread (vportal-media0, ...) in the service"
+[ -z "$(grep -v '^FF 10$' <<<"$media")" ] ||
+  unit_failed "the media threads' scheduling is '$media', not SCHED_FIFO 10 for each"
 in_container test -s /var/lib/vportal/vportal.db || unit_failed "no database in /var/lib/vportal"
 for dir in /var/lib/vportal /var/lib/vportal-keys; do
   [ "$(in_container stat -c '%U %a' "$dir")" = "vportal 700" ] ||

@@ -56,6 +56,7 @@ fn store(
                 extension: Some("8000".into()),
                 language: "en".into(),
                 admin_passcode: None,
+                time_zone: None,
             },
             now,
             &Source::Admin,

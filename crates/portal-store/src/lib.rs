@@ -83,7 +83,8 @@
 //! let now = Moment::now_utc();
 //! store.add_portal(
 //!     &NewPortal { id: "hq".into(), name: "HQ".into(), number: Some("+15550100".into()),
-//!                  extension: Some("8000".into()), language: "en".into(), admin_passcode: None },
+//!                  extension: Some("8000".into()), language: "en".into(), admin_passcode: None,
+//!                  time_zone: None },
 //!     now, &Source::Admin)?;
 //! let onboarded = store.add_user(
 //!     &NewUser { mailbox: "4711".into(), portal: "hq".into(), phone_number: None,

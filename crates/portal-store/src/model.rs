@@ -156,6 +156,9 @@ pub struct NewPortal {
     pub language: String,
     /// The admin passcode, set in the same transaction as the portal (it must pass the policy's rules).
     pub admin_passcode: Option<Passcode>,
+    /// The portal's IANA time zone (message envelopes); `None` takes the server's. The store keeps the name as
+    /// given: the caller validates it.
+    pub time_zone: Option<String>,
 }
 
 /// Changes to a portal's settings; `None` leaves a field as it is.
@@ -169,6 +172,8 @@ pub struct PortalChanges {
     pub extension: Option<String>,
     /// The new prompt language.
     pub language: Option<String>,
+    /// The new IANA time zone; `Some(None)` clears it (back to the server's).
+    pub time_zone: Option<Option<String>>,
 }
 
 /// A voice portal as stored (no hash).
@@ -194,6 +199,8 @@ pub struct Portal {
     pub business_hours_greeting: Option<RecordingId>,
     /// Auto-attendant greeting for after hours.
     pub after_hours_greeting: Option<RecordingId>,
+    /// The portal's IANA time zone, if it has its own (else the server's applies).
+    pub time_zone: Option<String>,
 }
 
 /// A user (and their mailbox) to onboard.
@@ -277,6 +284,9 @@ pub struct UserView {
     pub no_answer_greeting: Option<RecordingId>,
     /// The user's own mailbox quota (unset parts take the organization's).
     pub quota: QuotaOverride,
+    /// Whether callers can leave this user messages (default on). Off, a call diverted to the user gets the
+    /// ordinary portal; the user still logs in and keeps their messages, passcode and greetings.
+    pub voicemail: bool,
 }
 
 impl UserView {
@@ -415,10 +425,12 @@ pub enum AuditKind {
     MessageExpired,
     /// A user's own mailbox quota was set or cleared.
     QuotaChanged,
+    /// A user's voicemail was switched on or off.
+    VoicemailChanged,
 }
 
 impl AuditKind {
-    const ALL: [(AuditKind, &'static str); 26] = [
+    const ALL: [(AuditKind, &'static str); 27] = [
         (AuditKind::LoginOk, "login_ok"),
         (AuditKind::LoginFailed, "login_failed"),
         (AuditKind::Locked, "locked"),
@@ -451,6 +463,7 @@ impl AuditKind {
         (AuditKind::MessageDeleted, "message_deleted"),
         (AuditKind::MessageExpired, "message_expired"),
         (AuditKind::QuotaChanged, "quota_changed"),
+        (AuditKind::VoicemailChanged, "voicemail_changed"),
     ];
 
     /// The name stored in the database.

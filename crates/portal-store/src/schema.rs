@@ -126,6 +126,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE mailboxes ADD COLUMN quota_messages INTEGER CHECK (quota_messages > 0);
     ALTER TABLE mailboxes ADD COLUMN quota_minutes INTEGER CHECK (quota_minutes > 0);
     "#,
+    // 3: a portal's own time zone (message envelopes) and a user's voicemail switch.
+    r#"
+    -- An IANA time zone name; NULL means the server's [messages] time_zone.
+    ALTER TABLE portals ADD COLUMN time_zone TEXT;
+    -- 0: callers diverted to this user get the ordinary portal; the user can still log in.
+    ALTER TABLE mailboxes ADD COLUMN voicemail INTEGER NOT NULL DEFAULT 1 CHECK (voicemail IN (0, 1));
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -200,5 +207,50 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
             .unwrap();
         assert_eq!(messages, 0);
+    }
+
+    #[test]
+    fn a_version_2_database_gains_a_portal_time_zone_and_voicemail_on() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO policy (id, initial_mode, reset_mode, rules_json, temporary_lifetime_secs)
+                 VALUES (1, 'generated', 'generated', '{}', 3600);
+             INSERT INTO portals (id, name, language) VALUES ('hq', 'HQ', 'en');
+             INSERT INTO mailboxes (mailbox, portal, quota_messages) VALUES ('4711', 'hq', 7);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let zone: Option<String> = conn
+            .query_row("SELECT time_zone FROM portals WHERE id = 'hq'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(zone, None);
+        let row: (bool, Option<i64>) = conn
+            .query_row(
+                "SELECT voicemail, quota_messages FROM mailboxes WHERE mailbox = '4711'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (true, Some(7)),
+            "voicemail on by default, the rest kept"
+        );
+        assert!(
+            conn.execute(
+                "UPDATE mailboxes SET voicemail = 2 WHERE mailbox = '4711'",
+                []
+            )
+            .is_err()
+        );
     }
 }

@@ -169,6 +169,10 @@ pub trait AccountStore: Send + Sync {
         source: &Source,
     ) -> Result<()>;
 
+    /// Switches a user's voicemail on or off (audited). Off, callers diverted to the user get the ordinary
+    /// portal instead of a deposit; the user still logs in, and stored messages stay.
+    fn set_voicemail(&self, mailbox: &str, on: bool, at: Moment, source: &Source) -> Result<()>;
+
     /// What a mailbox holds against its quota in force: whether it is full, how long a message may still be.
     fn mailbox_usage(&self, mailbox: &str) -> Result<MailboxUsage>;
 

@@ -612,3 +612,29 @@ fn a_message_file_without_a_row_is_removed_at_open_once_old_enough() {
         assert_eq!(mode & 0o777, 0o700, "messages are private");
     }
 }
+
+#[test]
+fn voicemail_is_on_by_default_and_switches_off_and_on_with_an_audit() {
+    let t = TestStore::new();
+    t.add_user("4711");
+    t.add_user("4712");
+    let store = &t.store;
+    assert!(store.user("4711", t0().today).unwrap().voicemail);
+    store
+        .set_voicemail("4711", false, t0(), &Source::Admin)
+        .unwrap();
+    assert!(!store.user("4711", t0().today).unwrap().voicemail);
+    assert!(
+        store.user("4712", t0().today).unwrap().voicemail,
+        "others untouched"
+    );
+    assert!(audit_kinds(store, "4711").contains(&AuditKind::VoicemailChanged));
+    store
+        .set_voicemail("4711", true, t0(), &Source::Admin)
+        .unwrap();
+    assert!(store.user("4711", t0().today).unwrap().voicemail);
+    assert!(matches!(
+        store.set_voicemail("9999", false, t0(), &Source::Admin),
+        Err(StoreError::UnknownMailbox(_))
+    ));
+}

@@ -517,3 +517,37 @@ fn a_portal_is_created_with_its_admin_passcode_or_not_at_all() {
         VerifyOutcome::Ok(_)
     ));
 }
+
+#[test]
+fn a_portals_time_zone_is_stored_changed_kept_and_cleared() {
+    let t = TestStore::new();
+    assert_eq!(t.store.portal("hq").unwrap().time_zone, None);
+    let mut branch = portal("branch", "+15550200", "9000");
+    branch.time_zone = Some("Europe/Madrid".into());
+    t.store.add_portal(&branch, t0(), &Source::Admin).unwrap();
+    assert_eq!(
+        t.store.portal("branch").unwrap().time_zone.as_deref(),
+        Some("Europe/Madrid")
+    );
+    let set = |changes: portal_store::PortalChanges| {
+        t.store
+            .update_portal("branch", &changes, t0(), &Source::Admin)
+            .unwrap()
+    };
+    let renamed = set(portal_store::PortalChanges {
+        name: Some("Branch".into()),
+        ..Default::default()
+    });
+    assert_eq!(renamed.time_zone.as_deref(), Some("Europe/Madrid"), "kept");
+    let moved = set(portal_store::PortalChanges {
+        time_zone: Some(Some("America/New_York".into())),
+        ..Default::default()
+    });
+    assert_eq!(moved.time_zone.as_deref(), Some("America/New_York"));
+    let cleared = set(portal_store::PortalChanges {
+        time_zone: Some(None),
+        ..Default::default()
+    });
+    assert_eq!(cleared.time_zone, None);
+    assert_eq!(t.store.portal("branch").unwrap().time_zone, None);
+}

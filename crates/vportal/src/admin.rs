@@ -163,6 +163,14 @@ impl RuleChange {
     }
 }
 
+/// Checks that `name` is a time zone the system's database knows (an IANA name like `Europe/Madrid`); the
+/// error names the field.
+pub fn check_time_zone(name: &str) -> Result<(), String> {
+    jiff::tz::TimeZone::get(name)
+        .map(|_| ())
+        .map_err(|_| format!("time zone `{name}` is not an IANA time zone name this system knows"))
+}
+
 /// A portal as an administrator sees it.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct PortalView {
@@ -186,6 +194,8 @@ pub struct PortalView {
     pub business_hours_greeting: bool,
     /// Whether the after-hours greeting is recorded.
     pub after_hours_greeting: bool,
+    /// The portal's own time zone for message envelopes (`null`: the server's `[messages] time_zone`).
+    pub time_zone: Option<String>,
 }
 
 impl From<Portal> for PortalView {
@@ -201,6 +211,7 @@ impl From<Portal> for PortalView {
             admin_failed_attempts: portal.admin_failed_attempts,
             business_hours_greeting: portal.business_hours_greeting.is_some(),
             after_hours_greeting: portal.after_hours_greeting.is_some(),
+            time_zone: portal.time_zone,
         }
     }
 }
@@ -234,6 +245,9 @@ pub struct UserSummary {
     pub mailbox_quota_messages: Option<u32>,
     /// The user's own mailbox quota in minutes (`null`: the organization's).
     pub mailbox_quota_minutes: Option<u32>,
+    /// Whether callers diverted to the user can leave messages (off: the ordinary portal; the user still logs
+    /// in).
+    pub voicemail: bool,
 }
 
 impl From<UserView> for UserSummary {
@@ -252,6 +266,7 @@ impl From<UserView> for UserSummary {
             passcode_age_days: user.passcode_age_days,
             mailbox_quota_messages: user.quota.max_messages,
             mailbox_quota_minutes: user.quota.max_minutes,
+            voicemail: user.voicemail,
         }
     }
 }
@@ -362,8 +377,12 @@ impl Admin<'_> {
         number: Option<&str>,
         extension: Option<&str>,
         language: &str,
+        time_zone: Option<&str>,
         admin_passcode: &Passcode,
     ) -> Result<PortalView, AdminError> {
+        if let Some(zone) = time_zone {
+            check_time_zone(zone).map_err(AdminError::Invalid)?;
+        }
         let id = number
             .or(extension)
             .ok_or_else(|| AdminError::Invalid("a portal needs a number or an extension".into()))?;
@@ -375,6 +394,7 @@ impl Admin<'_> {
                 extension: extension.map(str::to_owned),
                 language: language.to_owned(),
                 admin_passcode: Some(admin_passcode.clone()),
+                time_zone: time_zone.map(str::to_owned),
             },
             self.at,
             &self.source,
@@ -415,6 +435,9 @@ impl Admin<'_> {
         which: &str,
         changes: &PortalChanges,
     ) -> Result<PortalView, AdminError> {
+        if let Some(Some(zone)) = &changes.time_zone {
+            check_time_zone(zone).map_err(AdminError::Invalid)?;
+        }
         let portal = self.find_portal(which)?;
         Ok(self
             .store

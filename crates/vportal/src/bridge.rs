@@ -27,8 +27,8 @@ pub struct Services<'a> {
     pub store: &'a dyn AccountStore,
     /// Lockout and passcode-changed notices to users.
     pub notifier: &'a dyn Notifier,
-    /// Where message envelopes are said in: a message's received-at (UTC) becomes this zone's date and time
-    /// before the core sees it.
+    /// Where message envelopes are said in when the portal called has no time zone of its own (see
+    /// [`envelope_zone`]): a message's received-at (UTC) becomes that zone's date and time before the core sees it.
     pub time_zone: &'a jiff::tz::TimeZone,
 }
 
@@ -56,8 +56,8 @@ pub fn call_config(policy: &Policy) -> CallConfig {
 ///
 /// A call a trusted peer forwarded for a user (`query.redirection`) goes to that user's portal to leave a
 /// message, with the user's greetings, name and room under the quota, found in the same pass. A redirection
-/// to a number no mailbox has, or to the caller's own mailbox (the owner calling their forwarded number), is
-/// routed as if there were none: the ordinary welcome, so the answer never tells which numbers exist.
+/// to a number no mailbox has, to a user whose voicemail is off, or to the caller's own mailbox (the owner
+/// calling their forwarded number), is routed as if there were none: the ordinary welcome, so the answer never tells which numbers exist.
 pub fn route(store: &dyn AccountStore, query: &RouteQuery, at: Moment) -> Routing {
     let lookup = || -> Result<Routing, StoreError> {
         // A caller lookup that fails leaves the caller unrecognised (the star-key path), as it always did.
@@ -102,7 +102,7 @@ pub fn route(store: &dyn AccountStore, query: &RouteQuery, at: Moment) -> Routin
 }
 
 /// The message a forwarded call leaves, and the portal of its mailbox; `None` when the redirection names no
-/// mailbox, or the caller's own.
+/// mailbox, a mailbox whose voicemail is off, or the caller's own.
 fn deposit_route(
     store: &dyn AccountStore,
     redirection: &Redirection,
@@ -116,6 +116,10 @@ fn deposit_route(
         return Ok(None);
     }
     let view = store.user(&user.mailbox, at.today)?;
+    // A user without voicemail takes no messages: the call gets the ordinary welcome, like an unknown number.
+    if !view.voicemail {
+        return Ok(None);
+    }
     let usage = store.mailbox_usage(&user.mailbox)?;
     let load = |id: Option<RecordingId>| -> Option<Arc<[i16]>> {
         let id = id?;
@@ -239,11 +243,12 @@ pub fn carry_out(
             if let Err(error) = store.expire_on_access(&mailbox, at, source) {
                 tracing::error!(%error, "message expiry on access failed");
             }
+            let zone = envelope_zone(portal, services.time_zone);
             match store.list_messages(&mailbox) {
                 Ok(list) => Reply::Messages(Some(
                     list.messages
                         .iter()
-                        .map(|message| message_info(message, services.time_zone))
+                        .map(|message| message_info(message, &zone))
                         .collect(),
                 )),
                 Err(error) => {
@@ -318,6 +323,20 @@ fn message_updated(what: &str, result: Result<(), StoreError>) -> Reply {
     Reply::MessageUpdated(result.is_ok())
 }
 
+/// The zone a call to `portal` says message envelopes in: the portal's own time zone when it has one, else the
+/// server's (`[messages] time_zone`). A portal zone the system's database no longer knows (names are checked
+/// when they are set) is logged and the server's is used.
+pub fn envelope_zone(portal: &Portal, server: &jiff::tz::TimeZone) -> jiff::tz::TimeZone {
+    match portal.time_zone.as_deref() {
+        Some(name) => jiff::tz::TimeZone::get(name).unwrap_or_else(|error| {
+            tracing::error!(%error, portal = %portal.id, zone = name,
+                "the portal's time zone is unknown; saying the server's");
+            server.clone()
+        }),
+        None => server.clone(),
+    }
+}
+
 /// A stored message as the core hears about it: its received-at (unix seconds, UTC) as the date and time of
 /// day in `time_zone`.
 pub fn message_info(message: &MessageSummary, time_zone: &jiff::tz::TimeZone) -> MessageInfo {
@@ -388,6 +407,65 @@ mod tests {
         assert_eq!(
             local_date_and_time(july, &madrid).1,
             TimeOfDay::new(15, 0).unwrap()
+        );
+    }
+
+    fn portal_with_zone(time_zone: Option<&str>) -> Portal {
+        Portal {
+            id: "main".into(),
+            name: "Main".into(),
+            number: None,
+            extension: Some("8000".into()),
+            language: "en".into(),
+            admin_passcode_set: false,
+            admin_failed_attempts: 0,
+            admin_locked_at: None,
+            business_hours_greeting: None,
+            after_hours_greeting: None,
+            time_zone: time_zone.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_portal_s_time_zone_wins_over_the_server_s() {
+        let instant = 1_736_206_200; // 2025-01-06T23:30:00Z
+        let server = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let summary = MessageSummary {
+            id: MessageId(7),
+            mailbox: "1001".into(),
+            caller_number: Some("5551002".into()),
+            caller_name: None,
+            received_at: instant,
+            duration_ms: 1000,
+            folder: Folder::New,
+            heard: false,
+            urgent: false,
+            forwarded_by: None,
+        };
+        let said = |portal: &Portal| {
+            let envelope = message_info(&summary, &envelope_zone(portal, &server)).envelope;
+            (envelope.received_on, envelope.received_at)
+        };
+        assert_eq!(
+            said(&portal_with_zone(Some("Europe/Madrid"))),
+            (
+                CalendarDate::new(2025, 1, 7).unwrap(),
+                TimeOfDay::new(0, 30).unwrap()
+            ),
+            "the portal's own zone"
+        );
+        assert_eq!(
+            said(&portal_with_zone(None)),
+            (
+                CalendarDate::new(2025, 1, 6).unwrap(),
+                TimeOfDay::new(18, 30).unwrap()
+            ),
+            "no zone of its own: the server's"
+        );
+        assert_eq!(
+            said(&portal_with_zone(Some("Nowhere/Atlantis"))),
+            said(&portal_with_zone(None)),
+            "a zone the database does not know: the server's"
         );
     }
 }

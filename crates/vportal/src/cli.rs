@@ -305,6 +305,25 @@ pub(crate) fn days_or_off(text: &str) -> Result<Days, String> {
         .map_err(|_| format!("`{text}` is neither a number of days nor `off`"))
 }
 
+/// A portal's own time zone (an IANA name the system's time zone database knows), or `None` for the
+/// server's (`default`).
+#[derive(Clone)]
+pub(crate) struct PortalZone(pub(crate) Option<String>);
+
+pub(crate) fn portal_zone(text: &str) -> Result<PortalZone, String> {
+    if text == "default" {
+        return Ok(PortalZone(None));
+    }
+    vportal::admin::check_time_zone(text).map(|()| PortalZone(Some(text.to_owned())))
+}
+
+/// On or off.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum PortalCommand {
     /// Create a portal; its admin passcode is read from standard input.
@@ -321,8 +340,12 @@ pub(crate) enum PortalCommand {
         /// The prompt language.
         #[arg(long, default_value = "en")]
         language: String,
+        /// The time zone message envelopes are said in (an IANA name, like Europe/Madrid); without it, or with
+        /// `default`, the server's `[messages] time_zone`.
+        #[arg(long, value_name = "ZONE|default", value_parser = portal_zone)]
+        time_zone: Option<PortalZone>,
     },
-    /// Change a portal's name, number, extension or language.
+    /// Change a portal's name, number, extension, language or time zone.
     Set {
         /// The portal (number, extension or id).
         portal: String,
@@ -334,6 +357,10 @@ pub(crate) enum PortalCommand {
         extension: Option<String>,
         #[arg(long)]
         language: Option<String>,
+        /// The time zone message envelopes are said in (an IANA name, like Europe/Madrid), or `default` for
+        /// the server's `[messages] time_zone`.
+        #[arg(long, value_name = "ZONE|default", value_parser = portal_zone)]
+        time_zone: Option<PortalZone>,
     },
     /// Print a portal as JSON.
     Show {
@@ -386,7 +413,8 @@ pub(crate) enum UserCommand {
     SetPin { mailbox: String },
     /// Unlock a mailbox (the passcode stays).
     Unlock { mailbox: String },
-    /// Change a user's own settings: their mailbox quota (`default` returns a part to the organization's).
+    /// Change a user's own settings: their mailbox quota (`default` returns a part to the organization's) and
+    /// whether callers can leave them messages.
     Set {
         mailbox: String,
         /// Most voice messages the mailbox holds, or `default`.
@@ -395,6 +423,10 @@ pub(crate) enum UserCommand {
         /// Most minutes of voice messages the mailbox holds, or `default`.
         #[arg(long, value_name = "MINUTES|default", value_parser = own_quota_minutes)]
         mailbox_quota_minutes: Option<OwnQuota>,
+        /// Whether callers diverted to the user can leave messages (off: they get the ordinary portal; the
+        /// user still logs in and keeps their messages).
+        #[arg(long)]
+        voicemail: Option<Switch>,
     },
     /// List a mailbox's voice messages as JSON (new ones oldest first, then saved ones; never the audio).
     Messages { mailbox: String },

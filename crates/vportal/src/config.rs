@@ -46,7 +46,7 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct MessageSettings {
     /// The IANA time zone (`Europe/Madrid`, `America/New_York`) in which a message's envelope says when it was
-    /// received. One for the whole server: portals have no time zone of their own yet. Default `UTC`.
+    /// received, for portals without a time zone of their own (`admin portal set --time-zone`). Default `UTC`.
     pub time_zone: String,
 }
 

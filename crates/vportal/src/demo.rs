@@ -82,6 +82,7 @@ pub fn seed(store: &dyn AccountStore, at: Moment) -> Result<Option<DemoData>, St
             extension: Some(PORTAL_EXTENSION.into()),
             language: "en".into(),
             admin_passcode: Some(admin_passcode.clone()),
+            time_zone: None,
         },
         at,
         &admin,

@@ -30,7 +30,8 @@ mod cli;
 
 use cli::{
     AdminCommand, Allowance, Cli, Command, DataArgs, Days, InitialPin, MessageDeletionArg,
-    OwnQuota, PolicyCommand, PolicySetArgs, PortalCommand, Preset, ResetPin, UserCommand,
+    OwnQuota, PolicyCommand, PolicySetArgs, PortalCommand, PortalZone, Preset, ResetPin, Switch,
+    UserCommand,
 };
 
 /// How a command failed: a bad request (exit status 2) or a failure of the system (1).
@@ -397,6 +398,7 @@ fn administer(admin: &Admin<'_>, command: AdminCommand) -> Result<(), Failure> {
                 extension,
                 name,
                 language,
+                time_zone,
             } => {
                 let passcode = read_passcode("portal admin passcode")?;
                 print_json(&admin.add_portal(
@@ -404,6 +406,7 @@ fn administer(admin: &Admin<'_>, command: AdminCommand) -> Result<(), Failure> {
                     Some(&number),
                     extension.as_deref(),
                     &language,
+                    time_zone.and_then(|PortalZone(zone)| zone).as_deref(),
                     &passcode,
                 )?)
             }
@@ -413,16 +416,18 @@ fn administer(admin: &Admin<'_>, command: AdminCommand) -> Result<(), Failure> {
                 number,
                 extension,
                 language,
+                time_zone,
             } => {
                 let changes = PortalChanges {
                     name,
                     number,
                     extension,
                     language,
+                    time_zone: time_zone.map(|PortalZone(zone)| zone),
                 };
                 if changes == PortalChanges::default() {
                     return Err(Failure::Usage(
-                        "nothing to change: give --name, --number, --extension or --language"
+                        "nothing to change: give --name, --number, --extension, --language or --time-zone"
                             .into(),
                     ));
                 }
@@ -500,18 +505,25 @@ fn administer(admin: &Admin<'_>, command: AdminCommand) -> Result<(), Failure> {
                 mailbox,
                 mailbox_quota_messages,
                 mailbox_quota_minutes,
+                voicemail,
             } => {
                 let changes = QuotaChanges {
                     max_messages: mailbox_quota_messages.map(|OwnQuota(value)| value),
                     max_minutes: mailbox_quota_minutes.map(|OwnQuota(value)| value),
                 };
-                if changes == QuotaChanges::default() {
+                if changes == QuotaChanges::default() && voicemail.is_none() {
                     return Err(Failure::Usage(
-                        "nothing to change: give --mailbox-quota-messages or --mailbox-quota-minutes"
+                        "nothing to change: give --mailbox-quota-messages, --mailbox-quota-minutes or --voicemail"
                             .into(),
                     ));
                 }
-                print_json(&admin.set_user_quota(&mailbox, &changes)?)
+                if changes != QuotaChanges::default() {
+                    admin.set_user_quota(&mailbox, &changes)?;
+                }
+                if let Some(switch) = voicemail {
+                    admin.set_voicemail(&mailbox, matches!(switch, Switch::On))?;
+                }
+                print_json(&admin.user(&mailbox)?)
             }
             UserCommand::Messages { mailbox } => print_json(&admin.messages(&mailbox)?),
             UserCommand::MessageDelete { mailbox, id } => {

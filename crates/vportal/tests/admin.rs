@@ -474,3 +474,124 @@ fn the_audit_records_logins_failures_locks_and_resets_without_passcodes() {
         assert!(!audit.contains(passcode));
     }
 }
+
+#[test]
+fn a_portal_s_time_zone_is_set_shown_cleared_and_an_unknown_name_is_refused() {
+    let (_dir, data) = with_portal();
+    let shown = json(&admin_ok(&data, &["portal", "show", "8000"], ""));
+    assert_eq!(shown["time_zone"], serde_json::Value::Null, "the server's");
+
+    let set = json(&admin_ok(
+        &data,
+        &["portal", "set", "8000", "--time-zone", "Europe/Madrid"],
+        "",
+    ));
+    assert_eq!(set["time_zone"], "Europe/Madrid");
+    assert_eq!(
+        json(&admin_ok(&data, &["portal", "show", "8000"], ""))["time_zone"],
+        "Europe/Madrid"
+    );
+
+    let refused = admin_refused(
+        &data,
+        &["portal", "set", "8000", "--time-zone", "Mars/Olympus_Mons"],
+        "",
+    );
+    assert!(
+        refused.contains("--time-zone"),
+        "names the field: {refused}"
+    );
+    assert!(refused.contains("Mars/Olympus_Mons"), "{refused}");
+    assert_eq!(
+        json(&admin_ok(&data, &["portal", "show", "8000"], ""))["time_zone"],
+        "Europe/Madrid",
+        "nothing changed"
+    );
+
+    let cleared = json(&admin_ok(
+        &data,
+        &["portal", "set", "8000", "--time-zone", "default"],
+        "",
+    ));
+    assert_eq!(cleared["time_zone"], serde_json::Value::Null);
+
+    let added = json(&admin_ok(
+        &data,
+        &[
+            "portal",
+            "add",
+            "--number",
+            "5559000",
+            "--name",
+            "Branch",
+            "--time-zone",
+            "America/New_York",
+        ],
+        "8642097\n",
+    ));
+    assert_eq!(added["time_zone"], "America/New_York");
+    admin_refused(
+        &data,
+        &[
+            "portal",
+            "add",
+            "--number",
+            "5559100",
+            "--name",
+            "Nowhere",
+            "--time-zone",
+            "Nowhere/Atlantis",
+        ],
+        "8642097\n",
+    );
+    admin_refused(&data, &["portal", "show", "5559100"], "");
+}
+
+#[test]
+fn voicemail_switches_off_and_on_and_a_user_without_it_still_logs_in() {
+    let (_dir, data) = with_portal();
+    add_user(&data, "1001");
+    admin_ok(&data, &["user", "set-pin", "1001"], "1357924\n");
+    assert_eq!(
+        json(&admin_ok(&data, &["user", "show", "1001"], ""))["voicemail"],
+        true,
+        "on by default"
+    );
+    let off = json(&admin_ok(
+        &data,
+        &["user", "set", "1001", "--voicemail", "off"],
+        "",
+    ));
+    assert_eq!(off["voicemail"], false);
+    assert_eq!(
+        json(&admin_ok(&data, &["user", "show", "1001"], ""))["voicemail"],
+        false
+    );
+    let audit = admin_ok(&data, &["audit", "--mailbox", "1001"], "");
+    assert!(audit.contains("voicemail_changed"), "{audit}");
+
+    // The user still logs in (passcode and greetings stay theirs to manage).
+    let call = console_call(&data, &["--from", "5551001"], &["1357924#", "h"]);
+    assert_eq!(
+        heard(&call),
+        ["welcome", "must_record_name", "record_name", "tone"]
+    );
+
+    admin_refused(&data, &["user", "set", "1001", "--voicemail", "maybe"], "");
+    admin_refused(&data, &["user", "set", "1001"], "");
+    let both = json(&admin_ok(
+        &data,
+        &[
+            "user",
+            "set",
+            "1001",
+            "--voicemail",
+            "on",
+            "--mailbox-quota-messages",
+            "5",
+        ],
+        "",
+    ));
+    assert_eq!(both["voicemail"], true);
+    assert_eq!(both["mailbox_quota_messages"], 5);
+}

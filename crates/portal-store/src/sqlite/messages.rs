@@ -270,6 +270,31 @@ impl SqliteStore {
         })
     }
 
+    pub(super) fn set_voicemail(
+        &self,
+        mailbox: &str,
+        on: bool,
+        at: Moment,
+        source: &Source,
+    ) -> Result<()> {
+        let mut conn = self.connection()?;
+        immediate(&mut conn, |tx| {
+            let portal = mailbox_portal(tx, mailbox)?;
+            tx.execute(
+                "UPDATE mailboxes SET voicemail = ?2 WHERE mailbox = ?1",
+                params![mailbox, on],
+            )?;
+            audit(
+                tx,
+                at,
+                AuditKind::VoicemailChanged,
+                &Subject::mailbox(&portal, mailbox),
+                source,
+                Some(if on { "on" } else { "off" }),
+            )
+        })
+    }
+
     /// Removes temporary message files and message files no row names, if older than an hour (see
     /// [`SqliteStore::sweep_recordings`]); [`SqliteStore::open`] runs it.
     pub fn sweep_message_files(&self) -> Result<usize> {

@@ -398,6 +398,10 @@ impl AccountStore for SqliteStore {
         SqliteStore::set_mailbox_quota(self, mailbox, quota, at, source)
     }
 
+    fn set_voicemail(&self, mailbox: &str, on: bool, at: Moment, source: &Source) -> Result<()> {
+        SqliteStore::set_voicemail(self, mailbox, on, at, source)
+    }
+
     fn mailbox_usage(&self, mailbox: &str) -> Result<MailboxUsage> {
         SqliteStore::mailbox_usage(self, mailbox)
     }

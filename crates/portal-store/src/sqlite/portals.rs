@@ -9,7 +9,7 @@ use crate::error::{Result, StoreError};
 use crate::model::{AuditKind, Moment, NewPortal, Portal, PortalChanges, RecordingId, Source};
 
 const PORTAL_COLUMNS: &str = "id, name, number, extension, language, admin_passcode_hash, admin_failed_attempts, \
-     admin_locked_at, business_hours_greeting, after_hours_greeting";
+     admin_locked_at, business_hours_greeting, after_hours_greeting, time_zone";
 
 impl SqliteStore {
     pub(super) fn add_portal(&self, portal: &NewPortal, at: Moment, source: &Source) -> Result<()> {
@@ -34,15 +34,16 @@ impl SqliteStore {
         };
         immediate(&mut conn, |tx| {
             tx.execute(
-                "INSERT INTO portals (id, name, number, extension, language, admin_passcode_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO portals (id, name, number, extension, language, admin_passcode_hash, time_zone)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     portal.id,
                     portal.name,
                     portal.number,
                     portal.extension,
                     portal.language,
-                    admin_hash
+                    admin_hash,
+                    portal.time_zone
                 ],
             )
             .map_err(unique_violation(format!(
@@ -78,14 +79,17 @@ impl SqliteStore {
             let changed = tx
                 .execute(
                     "UPDATE portals SET name = coalesce(?2, name), number = coalesce(?3, number),
-                         extension = coalesce(?4, extension), language = coalesce(?5, language)
+                         extension = coalesce(?4, extension), language = coalesce(?5, language),
+                         time_zone = CASE WHEN ?6 THEN ?7 ELSE time_zone END
                      WHERE id = ?1",
                     params![
                         id,
                         changes.name,
                         changes.number,
                         changes.extension,
-                        changes.language
+                        changes.language,
+                        changes.time_zone.is_some(),
+                        changes.time_zone.clone().flatten()
                     ],
                 )
                 .map_err(unique_violation(format!(
@@ -191,5 +195,6 @@ fn portal_from_row(row: &Row<'_>) -> rusqlite::Result<Portal> {
         admin_locked_at: row.get(7)?,
         business_hours_greeting: row.get::<_, Option<i64>>(8)?.map(RecordingId),
         after_hours_greeting: row.get::<_, Option<i64>>(9)?.map(RecordingId),
+        time_zone: row.get(10)?,
     })
 }

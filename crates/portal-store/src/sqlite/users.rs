@@ -34,11 +34,12 @@ pub(super) struct MailboxRow {
     pub(super) busy_greeting: Option<i64>,
     pub(super) no_answer_greeting: Option<i64>,
     pub(super) quota: QuotaOverride,
+    pub(super) voicemail: bool,
 }
 
 const MAILBOX_COLUMNS: &str = "mailbox, portal, phone_number, extension, email, passcode_hash, passcode_set_on, \
      must_change, temporary_expires_at, failed_attempts, locked_at, name_recording, busy_greeting, no_answer_greeting, \
-     quota_messages, quota_minutes";
+     quota_messages, quota_minutes, voicemail";
 
 impl MailboxRow {
     pub(super) fn from_row(row: &Row<'_>) -> rusqlite::Result<MailboxRow> {
@@ -62,6 +63,7 @@ impl MailboxRow {
                 max_messages: row.get(14)?,
                 max_minutes: row.get(15)?,
             },
+            voicemail: row.get(16)?,
         })
     }
 
@@ -105,6 +107,7 @@ impl MailboxRow {
             busy_greeting: self.busy_greeting.map(RecordingId),
             no_answer_greeting: self.no_answer_greeting.map(RecordingId),
             quota: self.quota,
+            voicemail: self.voicemail,
         }
     }
 

@@ -106,6 +106,7 @@ pub fn portal(id: &str, number: &str, extension: &str) -> NewPortal {
         extension: Some(extension.to_owned()),
         language: "en".to_owned(),
         admin_passcode: None,
+        time_zone: None,
     }
 }
 

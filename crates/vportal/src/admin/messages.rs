@@ -133,4 +133,11 @@ impl Admin<'_> {
             .set_mailbox_quota(mailbox, &quota, self.at, &self.source)?;
         self.user(mailbox)
     }
+
+    /// Switches a user's voicemail on or off; returns the user as they are now.
+    pub fn set_voicemail(&self, mailbox: &str, on: bool) -> Result<UserSummary, AdminError> {
+        self.store
+            .set_voicemail(mailbox, on, self.at, &self.source)?;
+        self.user(mailbox)
+    }
 }

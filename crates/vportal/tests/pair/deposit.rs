@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use portal_core::PromptId as P;
-use portal_store::{AccountStore, Folder};
+use portal_store::{AccountStore, Folder, Moment, Source};
 
 use crate::support::server::ServerTimers;
 use crate::support::{Pair, PairOptions};
@@ -78,6 +78,28 @@ fn the_same_diversion_from_a_peer_that_is_not_trusted_gets_the_ordinary_portal()
     pair.hears(phone, P::EnterMailbox)
         .hang_up(phone)
         .until_over(phone);
+    let list = pair.server.store.list_messages("1001").unwrap();
+    assert!(deposited_by(&list, "5552000").is_empty(), "{list:?}");
+}
+
+#[test]
+fn the_trusted_diversion_to_a_user_without_voicemail_gets_the_ordinary_portal() {
+    let mut pair = with_trusted_pbx();
+    pair.server
+        .store
+        .set_voicemail("1001", false, Moment::now_utc(), &Source::Admin)
+        .unwrap();
+    let phone = pair.call_with("5552000", "5558000", |config| {
+        config.invite_headers = vec![DIVERSION.into()];
+    });
+    pair.hears(phone, P::EnterMailbox)
+        .hang_up(phone)
+        .until_over(phone);
+    let transcript = pair.transcript(phone);
+    assert!(
+        !transcript.iter().any(|said| said == "is_not_available"),
+        "{transcript:?}"
+    );
     let list = pair.server.store.list_messages("1001").unwrap();
     assert!(deposited_by(&list, "5552000").is_empty(), "{list:?}");
 }
