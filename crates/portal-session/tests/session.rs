@@ -63,6 +63,7 @@ fn found() -> Routing {
             admin_locked_at: None,
             business_hours_greeting: None,
             after_hours_greeting: None,
+            time_zone: None,
         },
         policy: Policy::default(),
         caller: Caller::Recognised(CallerMailbox {
