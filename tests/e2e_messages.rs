@@ -12,14 +12,14 @@
 //! Needs Debian's sip-tester (scripts/test installs it); under `CI=true` a missing sipp fails the tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use portal_core::PromptId as P;
 use portal_core::speech::{self, CalendarDate, Envelope, Language, TimeOfDay};
 use portal_harness::{Expect, HangUpBy, Phone};
 use vportal_tests::{
-    CALL_WAIT, Server, call_options, count_kind, dial_from, must, peer, speech_like,
+    CALL_WAIT, Server, call_options, count_kind, dial_from, must, peer, sipp_report, speech_like,
     workspace_root, write_pcmu_pcap,
 };
 
@@ -116,25 +116,9 @@ fn sipp_passes(server: &Server, dir: &Path, form: &Form, sipp: Child) {
         output.status.success(),
         "{}: {}\n--- server log (tail) ---\n{}",
         form.name,
-        report(dir, &output),
+        sipp_report(form.name, dir, &output),
         server.log_tail(40)
     );
-}
-
-/// What SIPp printed, and its error log.
-fn report(dir: &Path, output: &Output) -> String {
-    let errors: String = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().contains("errors"))
-        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
-        .collect();
-    format!(
-        "sipp exit {:?}\n{}\n{}\n{errors}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A directory for one SIPp run, holding the speech it plays; returns how long that speech lasts.

@@ -4,9 +4,9 @@
 //! Needs Debian's sip-tester (scripts/test installs it); under `CI=true` a missing sipp fails the tests.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use vportal_tests::{Server, peer, workspace_root};
+use vportal_tests::{Server, peer, sipp_report, workspace_root};
 
 /// One SIPp run of `tests/sipp/SCENARIO.xml` against `server`, dialing `dialed`.
 struct Sipp<'a> {
@@ -80,29 +80,13 @@ impl Sipp<'_> {
         assert!(
             output.status.success(),
             "{}",
-            report(self.scenario, dir, &output)
+            sipp_report(self.scenario, dir, &output)
         );
     }
 
     fn passes(&self) {
         self.passes_in(tempfile::tempdir().unwrap().path());
     }
-}
-
-/// What SIPp printed, and its error log, for a failure message.
-fn report(scenario: &str, dir: &Path, output: &Output) -> String {
-    let errors: String = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_string_lossy().contains("errors"))
-        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
-        .collect();
-    format!(
-        "sipp {scenario} exit {:?}\n{}\n{}\n{errors}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn check(server: &Server, scenario: &str, tcp: bool, calls: u32) {
@@ -200,7 +184,7 @@ fn stopping_the_server_hangs_up_calls_in_progress_and_exits_cleanly() {
     assert!(
         output.status.success(),
         "both calls got the portal's BYE: {}",
-        report("bye_from_portal", dir.path(), &output)
+        sipp_report("bye_from_portal", dir.path(), &output)
     );
 }
 

@@ -511,3 +511,19 @@ pub fn must<T>(
         ),
     }
 }
+
+/// What a SIPp run labelled `label` printed, and its error log in `dir`, for a failure message.
+pub fn sipp_report(label: &str, dir: &Path, output: &std::process::Output) -> String {
+    let errors: String = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().contains("errors"))
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+        .collect();
+    format!(
+        "sipp {label} exit {:?}\n{}\n{}\n{errors}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use portal_core::PromptId as P;
 use portal_store::{AccountStore, Folder, SAMPLE_RATE};
 
-use crate::support::{Pair, PairOptions};
+use crate::support::{Pair, PairOptions, PhoneId};
 
 /// How long a demo message lasts.
 fn seconds_of(wav: &[u8]) -> Duration {
@@ -24,17 +24,23 @@ fn is_audio_of(label: &str, expected: Duration) -> bool {
         .is_some_and(|ms| ms.abs_diff(expected.as_millis() as u64) <= 100)
 }
 
-#[test]
-fn the_owner_hears_the_demo_messages_saves_one_and_deletes_the_other() {
+/// The demo's 1001 logs in from their own phone, presses 1 and hears the counts begin.
+fn opens_the_messages() -> (Pair, PhoneId) {
     let mut pair = Pair::new(PairOptions::default());
     let phone = pair.call("5551001", "5558000");
     pair.hears(phone, P::Welcome)
         .press(phone, "1357924#")
         .hears(phone, P::MainMenu)
         .press(phone, "1")
-        .hears(phone, P::YouHave)
-        // The first message plays to its end (it becomes heard), then its keys are offered.
-        .hears(phone, P::MessageMenu)
+        .hears(phone, P::YouHave);
+    (pair, phone)
+}
+
+#[test]
+fn the_owner_hears_the_demo_messages_saves_one_and_deletes_the_other() {
+    let (mut pair, phone) = opens_the_messages();
+    // The first message plays to its end (it becomes heard), then its keys are offered.
+    pair.hears(phone, P::MessageMenu)
         .press(phone, "#")
         .hears(phone, P::MessageSaved)
         .hears(phone, P::MessageMenu)
@@ -102,14 +108,8 @@ fn the_owner_hears_the_demo_messages_saves_one_and_deletes_the_other() {
 
 #[test]
 fn three_during_a_message_skips_five_seconds_of_it_and_it_plays_on_to_its_end() {
-    let mut pair = Pair::new(PairOptions::default());
-    let phone = pair.call("5551001", "5558000");
-    pair.hears(phone, P::Welcome)
-        .press(phone, "1357924#")
-        .hears(phone, P::MainMenu)
-        .press(phone, "1")
-        .hears(phone, P::YouHave)
-        .hears(phone, P::From)
+    let (mut pair, phone) = opens_the_messages();
+    pair.hears(phone, P::From)
         // The last digit of 5551002, then two seconds into the message.
         .hears(phone, P::NumberTwo);
     pair.run_for(Duration::from_millis(2_500));
